@@ -1,0 +1,40 @@
+# The front door. `make test` and `make demo` are all a fresh machine needs.
+#   make        build (optimised) into build/
+#   make test   install missing packages, build, run every test; then again under
+#               AddressSanitizer + UndefinedBehaviorSanitizer (without the exhaustive tests)
+#   make demo   build and run the main job (for now: `ampc info`)
+#   make bench  build and run the benchmarks
+BUILD_DIR ?= build
+ASAN_DIR ?= build-asan
+JOBS ?= $(shell nproc)
+CTEST_FLAGS ?= --output-on-failure -j $(JOBS)
+
+.PHONY: all build deps test test-release test-sanitize demo bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: test-release test-sanitize
+
+test-release: build
+	ctest --test-dir $(BUILD_DIR) $(CTEST_FLAGS)
+
+test-sanitize: deps
+	@cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DAMPC_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_DIR) -j $(JOBS)
+	ctest --test-dir $(ASAN_DIR) $(CTEST_FLAGS) -LE exhaustive
+
+demo: build
+	$(BUILD_DIR)/ampc info
+
+bench: build
+	$(BUILD_DIR)/ampc bench convert
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_DIR)

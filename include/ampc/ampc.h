@@ -1,0 +1,23 @@
+/* ampc: automatic mixed-precision training in C. Include this one header. */
+#ifndef AMPC_H
+#define AMPC_H
+
+#include <ampc/cpu.h>
+#include <ampc/dtype.h>
+#include <ampc/error.h>
+#include <ampc/export.h>
+#include <ampc/memory.h>
+#include <ampc/random.h>
+#include <ampc/tensor.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* "0.1.0" */
+AMPC_API const char *ampc_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

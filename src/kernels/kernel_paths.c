@@ -1,0 +1,24 @@
+/* Which path each kernel family runs at, for `ampc info`: one row per family. */
+#include <ampc/cpu.h>
+
+#include "dtype/convert_kernels.h"
+
+static ampc_isa (*const family_path[AMPC_KERNEL_FAMILY_COUNT])(void) = {
+    [AMPC_KERNEL_CONVERT] = ampc_convert_path,
+};
+
+static const char *const family_names[AMPC_KERNEL_FAMILY_COUNT] = {
+    [AMPC_KERNEL_CONVERT] = "convert",
+};
+
+ampc_isa ampc_kernel_path(ampc_kernel_family family)
+{
+    if ((unsigned)family >= AMPC_KERNEL_FAMILY_COUNT) return AMPC_ISA_SCALAR;
+    return family_path[family]();
+}
+
+const char *ampc_kernel_family_name(ampc_kernel_family family)
+{
+    if ((unsigned)family >= AMPC_KERNEL_FAMILY_COUNT) return "invalid";
+    return family_names[family];
+}

@@ -1,0 +1,209 @@
+/* Tests for the `ampc` executable (cli/): exit codes, usage on bad input, and `info --json`
+ * read back and checked against the library's own answers. argv[1] is the executable. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ampc/ampc.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static const char *ampc_path;
+
+typedef struct run_result {
+    int exit_code;
+    char output[65536]; /* stdout and stderr together */
+} run_result;
+
+/* Runs `env <environment> ampc <arguments>` and captures its output and exit code. */
+static void run_ampc(const char *environment, const char *arguments, run_result *result)
+{
+    char command[1024];
+    snprintf(command, sizeof command, "env -u AMPC_ISA -u AMPC_NUM_THREADS -u OMP_NUM_THREADS "
+             "%s '%s' %s 2>&1", environment, ampc_path, arguments);
+    FILE *pipe = popen(command, "r");
+    assert_non_null(pipe);
+    size_t length = fread(result->output, 1, sizeof result->output - 1, pipe);
+    result->output[length] = '\0';
+    int status = pclose(pipe);
+    result->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static json_t *run_info_json(const char *environment)
+{
+    static run_result result;
+    run_ampc(environment, "info --json", &result);
+    assert_int_equal(result.exit_code, 0);
+    json_error_t error;
+    const char *start = strchr(result.output, '{'); /* warnings may come first */
+    assert_non_null(start);
+    json_t *info = json_loads(start, 0, &error);
+    if (!info) fail_msg("info --json is not JSON (%s): %s", error.text, result.output);
+    return info;
+}
+
+static void test_help_lists_commands_and_exits_zero(void **state)
+{
+    (void)state;
+    static run_result result;
+    run_ampc("", "--help", &result);
+    assert_int_equal(result.exit_code, 0);
+    assert_non_null(strstr(result.output, "usage: ampc"));
+    assert_non_null(strstr(result.output, "info"));
+    assert_non_null(strstr(result.output, "bench"));
+}
+
+static void test_no_command_or_unknown_command_is_usage_error(void **state)
+{
+    (void)state;
+    static run_result result;
+    run_ampc("", "", &result);
+    assert_int_equal(result.exit_code, 2);
+    assert_non_null(strstr(result.output, "usage: ampc"));
+    run_ampc("", "trian", &result);
+    assert_int_equal(result.exit_code, 2);
+    assert_non_null(strstr(result.output, "unknown command \"trian\""));
+    assert_non_null(strstr(result.output, "usage: ampc"));
+}
+
+static void test_unknown_flag_is_usage_error(void **state)
+{
+    (void)state;
+    static run_result result;
+    run_ampc("", "info --jsn", &result);
+    assert_int_equal(result.exit_code, 2);
+    assert_non_null(strstr(result.output, "unknown option \"--jsn\""));
+    assert_non_null(strstr(result.output, "usage: ampc info"));
+    run_ampc("", "bench nosuch", &result);
+    assert_int_equal(result.exit_code, 2);
+    assert_non_null(strstr(result.output, "unknown benchmark \"nosuch\""));
+}
+
+static void test_every_command_has_help(void **state)
+{
+    (void)state;
+    static run_result result;
+    const char *helps[] = {"info --help", "bench --help", "bench convert --help"};
+    for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++) {
+        run_ampc("", helps[i], &result);
+        assert_int_equal(result.exit_code, 0);
+        assert_non_null(strstr(result.output, "usage: ampc"));
+    }
+}
+
+static void test_version_matches_library(void **state)
+{
+    (void)state;
+    static run_result result;
+    run_ampc("", "--version", &result);
+    assert_int_equal(result.exit_code, 0);
+    char expected[64];
+    snprintf(expected, sizeof expected, "ampc %s\n", ampc_version());
+    assert_string_equal(result.output, expected);
+}
+
+static void test_info_json_reports_what_the_library_sees(void **state)
+{
+    (void)state;
+    json_t *info = run_info_json("");
+    assert_string_equal(json_string_value(json_object_get(info, "version")), ampc_version());
+    assert_string_equal(json_string_value(json_object_get(info, "cpu")), ampc_cpu_model());
+    json_t *features = json_object_get(info, "features");
+    for (int feature = 0; feature < AMPC_FEATURE_COUNT; feature++)
+        assert_int_equal(json_is_true(json_object_get(features, ampc_cpu_feature_name(feature))),
+                         ampc_cpu_has(feature));
+    assert_int_equal(json_is_true(json_object_get(info, "amx_granted")), ampc_cpu_amx_granted());
+    assert_string_equal(json_string_value(json_object_get(info, "best_isa")),
+                        ampc_isa_name(ampc_cpu_best_isa()));
+    assert_string_equal(json_string_value(json_object_get(info, "active_isa")),
+                        ampc_isa_name(ampc_cpu_best_isa()));
+    json_t *kernels = json_object_get(info, "kernels");
+    assert_true(json_is_string(json_object_get(kernels, "convert")));
+    json_decref(info);
+}
+
+static void test_info_text_names_the_essentials(void **state)
+{
+    (void)state;
+    static run_result result;
+    run_ampc("", "info", &result);
+    assert_int_equal(result.exit_code, 0);
+    const char *expected[] = {"ampc ", "cpu:", "features:", "amx tiles:", "isa:", "threads:",
+                              "convert"};
+    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
+        if (!strstr(result.output, expected[i]))
+            fail_msg("`ampc info` lacks \"%s\":\n%s", expected[i], result.output);
+}
+
+static void test_isa_cap_lowers_every_kernel_path(void **state)
+{
+    (void)state;
+    json_t *info = run_info_json("AMPC_ISA=scalar");
+    assert_string_equal(json_string_value(json_object_get(info, "active_isa")), "scalar");
+    assert_string_equal(json_string_value(json_object_get(info, "isa_cap")), "scalar");
+    const char *name;
+    json_t *path;
+    json_object_foreach(json_object_get(info, "kernels"), name, path)
+        assert_string_equal(json_string_value(path), "scalar");
+    json_decref(info);
+}
+
+static void test_bad_isa_cap_warns_and_is_ignored(void **state)
+{
+    (void)state;
+    static run_result result;
+    run_ampc("AMPC_ISA=avx9000", "info", &result);
+    assert_int_equal(result.exit_code, 0);
+    assert_non_null(strstr(result.output, "AMPC_ISA=\"avx9000\" is not one of scalar"));
+    json_t *info = run_info_json("AMPC_ISA=avx9000");
+    assert_string_equal(json_string_value(json_object_get(info, "active_isa")),
+                        ampc_isa_name(ampc_cpu_best_isa()));
+    assert_true(json_is_string(json_object_get(info, "isa_cap_problem")));
+    json_decref(info);
+}
+
+static void test_thread_count_prefers_ampc_then_omp_variable(void **state)
+{
+    (void)state;
+    struct {
+        const char *environment;
+        long long threads;
+    } cases[] = {
+        {"AMPC_NUM_THREADS=3", 3},
+        {"OMP_NUM_THREADS=5", 5},
+        {"AMPC_NUM_THREADS=7 OMP_NUM_THREADS=5", 7},
+        {"AMPC_NUM_THREADS=zero OMP_NUM_THREADS=4", 4},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *info = run_info_json(cases[i].environment);
+        assert_int_equal(json_integer_value(json_object_get(info, "threads")), cases[i].threads);
+        json_decref(info);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s <path to ampc>\n", argv[0]);
+        return 2;
+    }
+    ampc_path = argv[1];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help_lists_commands_and_exits_zero),
+        cmocka_unit_test(test_no_command_or_unknown_command_is_usage_error),
+        cmocka_unit_test(test_unknown_flag_is_usage_error),
+        cmocka_unit_test(test_every_command_has_help),
+        cmocka_unit_test(test_version_matches_library),
+        cmocka_unit_test(test_info_json_reports_what_the_library_sees),
+        cmocka_unit_test(test_info_text_names_the_essentials),
+        cmocka_unit_test(test_isa_cap_lowers_every_kernel_path),
+        cmocka_unit_test(test_bad_isa_cap_warns_and_is_ignored),
+        cmocka_unit_test(test_thread_count_prefers_ampc_then_omp_variable),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,17 @@
+/* Helpers shared by the cmocka tests. Include after cmocka's prerequisites:
+ *     #include <setjmp.h> #include <stdarg.h> #include <stddef.h> #include <stdint.h>
+ *     #include <cmocka.h> */
+#ifndef AMPC_TEST_SUPPORT_H
+#define AMPC_TEST_SUPPORT_H
+
+#include <ampc/cpu.h>
+
+/* CTest's skip code (SKIP_RETURN_CODE in tests/CMakeLists.txt). */
+#define AMPC_TEST_SKIPPED 77
+
+/* For "ctest: per-isa" tests: 0 if the level named by AMPC_ISA is the active one, else prints
+ * why and returns AMPC_TEST_SKIPPED (the machine lacks that level, so running would only repeat
+ * a lower level's run). Use as: `int skip = ampc_test_require_isa(); if (skip) return skip;` */
+int ampc_test_require_isa(void);
+
+#endif
