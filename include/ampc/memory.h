@@ -9,7 +9,10 @@
  * ampc_arena_reset() at the end of the step; ampc_tensor_free() on them is a no-op. The blocks
  * are kept and reused, so a training loop neither leaks nor fragments: after the first step its
  * footprint is constant. A view of an arena tensor belongs to that arena too, wherever it is
- * created. A tensor from an arena must not be used after the arena is reset.
+ * created. A tensor from an arena must not be used after the arena is reset. A view made
+ * inside an arena of a long-lived tensor lives in the arena and keeps the long-lived storage
+ * alive until the reset. An arena is used by one thread at a time; tensors made on other
+ * threads (OpenMP workers included) go wherever that thread's own arena stack says.
  *
  * ampc counts live and peak bytes of tensor storage in five categories. New tensors count as
  * ACTIVATIONS inside an arena and OTHER outside; ampc_tensor_set_category() reassigns one (an
@@ -52,9 +55,11 @@ AMPC_API void ampc_memory_reset_peaks(void);
 typedef struct ampc_arena ampc_arena;
 
 AMPC_API ampc_arena *ampc_arena_new(void);
-/* Resets the arena, then returns its blocks to the system. NULL is a no-op. */
+/* Resets the arena, then returns its blocks to the system. NULL is a no-op. An arena this
+ * thread still has entered is taken off its stack first. */
 AMPC_API void ampc_arena_free(ampc_arena *arena);
-/* Until the matching leave, tensors this thread creates belong to the arena. Arenas nest. */
+/* Until the matching leave, tensors this thread creates belong to the arena. Arenas nest,
+ * up to 16 deep on one thread. */
 AMPC_API ampc_status ampc_arena_enter(ampc_arena *arena);
 /* Fails if the arena is not the innermost one entered on this thread. */
 AMPC_API ampc_status ampc_arena_leave(ampc_arena *arena);

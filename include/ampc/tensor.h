@@ -31,7 +31,8 @@ extern "C" {
 typedef struct ampc_tensor ampc_tensor;
 
 /* --- creation ------------------------------------------------------------------------- */
-/* shape has ndim entries, each >= 0; ndim 0 makes a scalar (one element). */
+/* shape has ndim entries, each >= 0; ndim 0 makes a scalar (one element). The byte count,
+ * with sizes of 0 counted as 1 (as the strides count them), must fit in 64 bits. */
 AMPC_API ampc_tensor *ampc_tensor_empty(ampc_dtype dtype, int ndim, const int64_t *shape);
 AMPC_API ampc_tensor *ampc_tensor_zeros(ampc_dtype dtype, int ndim, const int64_t *shape);
 AMPC_API ampc_tensor *ampc_tensor_ones(ampc_dtype dtype, int ndim, const int64_t *shape);
@@ -41,13 +42,16 @@ AMPC_API ampc_tensor *ampc_tensor_full(ampc_dtype dtype, int ndim, const int64_t
 /* 1-d: start, start+step, ... while < end (> end for a negative step), as torch.arange. */
 AMPC_API ampc_tensor *ampc_tensor_arange(ampc_dtype dtype, double start, double end,
                                          double step);
-/* Borrows the caller's contiguous row-major buffer; the caller keeps it alive and frees it. */
+/* Borrows the caller's contiguous row-major buffer; the caller keeps it alive and frees it.
+ * data must be aligned to the element size. Borrowed bytes are not counted (ampc/memory.h). */
 AMPC_API ampc_tensor *ampc_tensor_wrap(void *data, ampc_dtype dtype, int ndim,
                                        const int64_t *shape);
 /* Copies the caller's contiguous row-major buffer into new storage. */
 AMPC_API ampc_tensor *ampc_tensor_from_data(const void *data, ampc_dtype dtype, int ndim,
                                             const int64_t *shape);
-/* Random fills (float dtypes only). Values are drawn in fp32 and converted to dtype. */
+/* Random fills (float dtypes only). Values are drawn in fp32 and converted to dtype, so
+ * F16, BF16 and F8 can round a value just below 1 (or high) up to 1 (or high), as PyTorch's
+ * can; in fp32 the intervals are exact. uniform needs low <= high, both finite in fp32. */
 AMPC_API ampc_tensor *ampc_tensor_rand(ampc_generator *generator, ampc_dtype dtype, int ndim,
                                        const int64_t *shape); /* uniform [0, 1) */
 AMPC_API ampc_tensor *ampc_tensor_uniform(ampc_generator *generator, ampc_dtype dtype,
@@ -59,7 +63,8 @@ AMPC_API ampc_tensor *ampc_tensor_randn(ampc_generator *generator, ampc_dtype dt
 /* Drops this handle; the storage goes when its last handle does. NULL is a no-op. */
 AMPC_API void ampc_tensor_free(ampc_tensor *tensor);
 
-/* --- properties (all safe on NULL: 0 / AMPC_DTYPE_COUNT / NULL / false) ------------------- */
+/* --- properties (all safe on NULL: 0 / AMPC_DTYPE_COUNT / AMPC_MEMORY_CATEGORY_COUNT / NULL /
+ * false, after recording the NULL as the error) ------------------------------------------- */
 AMPC_API ampc_dtype ampc_tensor_dtype(const ampc_tensor *tensor);
 AMPC_API int ampc_tensor_ndim(const ampc_tensor *tensor);
 /* Negative dims count from the end, as in PyTorch. Out of range gives 0 and sets the error. */
@@ -85,7 +90,8 @@ AMPC_API ampc_tensor *ampc_tensor_cast_with(const ampc_tensor *tensor, ampc_dtyp
                                             ampc_overflow overflow);
 AMPC_API ampc_tensor *ampc_tensor_clone(const ampc_tensor *tensor);
 /* Writes src into dst, converting dtype; src broadcasts to dst's shape. dst must not have
- * broadcast (zero-stride) dims of size > 1. */
+ * broadcast (zero-stride) dims of size > 1. src may overlap dst (two views of one storage):
+ * the result is as if all of src were read before dst is written. */
 AMPC_API ampc_status ampc_tensor_copy(ampc_tensor *dst, const ampc_tensor *src);
 /* The tensor itself (a new handle to it) if contiguous, else a contiguous copy. */
 AMPC_API ampc_tensor *ampc_tensor_contiguous(const ampc_tensor *tensor);
@@ -111,11 +117,13 @@ AMPC_API ampc_tensor *ampc_tensor_expand(const ampc_tensor *tensor, int ndim,
                                          const int64_t *shape);
 
 /* --- elements --------------------------------------------------------------------------- */
-/* index has ndim entries. Values pass through double, so I64 beyond 2^53 loses precision. */
+/* index has ndim entries, each from 0 to its dim's size - 1 (none counts from the end).
+ * Values pass through double, so I64 beyond 2^53 loses precision; set rounds like a cast. */
 AMPC_API ampc_status ampc_tensor_get(const ampc_tensor *tensor, const int64_t *index,
                                      double *value);
 AMPC_API ampc_status ampc_tensor_set(ampc_tensor *tensor, const int64_t *index, double value);
-/* A readable dump: dtype, shape, and the values (summarised with ... beyond 1000). */
+/* A readable dump in torch's layout: "tensor(F32, shape [2, 3])", then the values in nested
+ * brackets, %g, right-aligned (summarised with ... beyond 1000 elements). */
 AMPC_API ampc_status ampc_tensor_print(const ampc_tensor *tensor, FILE *out);
 
 #ifdef __cplusplus

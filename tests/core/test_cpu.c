@@ -94,7 +94,7 @@ static void test_best_isa_is_highest_complete_level(void **state)
     (void)state;
     assert_int_equal(ampc_cpu_best_isa(), expected_best_level());
     for (int level = 0; level < AMPC_ISA_COUNT; level++)
-        assert_int_equal(ampc_cpu_supports(level), level <= ampc_cpu_best_isa());
+        assert_int_equal(ampc_cpu_supports(level), level <= (int)ampc_cpu_best_isa());
     assert_false(ampc_cpu_supports(AMPC_ISA_COUNT));
 }
 
