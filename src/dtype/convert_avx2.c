@@ -9,11 +9,14 @@
  *   F8    the same integer rounding after rebiasing the exponent for normal results, and a
  *         magic-number float add for subnormal ones (see convert_simd.h). Without AVX-512's
  *         embedded rounding that add follows MXCSR, so it assumes round-to-nearest, C's
- *         default, which ampc never changes. E5M2 widening is F16 widening of the code
- *         shifted into the top byte; E4M3 widening assembles the fp32 fields.
+ *         default, which ampc never changes. Widening goes through vcvtph2ps: E5M2 is the top
+ *         byte of an F16, and E4M3 is an F16 of value * 2^-8 after a shift, multiplied back
+ *         by 2^8 (convert_simd.h); neither depends on MXCSR.
  *
- * The last partial block of every kernel goes through zero-padded stack copies, so tails run
- * the same vector code as the rest; long widenings use streaming stores (convert_simd.h). */
+ * Widening works on 16 elements (two ymm of floats, one cache line) at a time, so the F8
+ * kernels do their 16-bit work on all 16 codes in one register. The last partial block of
+ * every kernel goes through zero-padded stack copies, so tails run the same vector code as
+ * the rest; long widenings use streaming stores (convert_simd.h). */
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
@@ -40,37 +43,63 @@
         }                                                                                    \
     } while (0)
 
-/* Converts the `count` (< 8) elements of src and dst starting at `first` with VECTOR_CALL,
- * which widens the 8 elements at s to an __m256, through zero-padded stack copies. */
-#define WIDEN_PARTIAL(src_type, VECTOR_CALL, first, count)                                  \
+/* Sixteen widened elements: 0-7 in low, 8-15 in high. */
+typedef struct widened_16 {
+    __m256 low, high;
+} widened_16;
+
+/* Converts the `count` (< 16) elements of src and dst starting at `first` with BLOCK_CALL,
+ * which widens the 16 elements at s to a widened_16, through zero-padded stack copies. */
+#define WIDEN_PARTIAL(src_type, BLOCK_CALL, first, count)                                   \
     do {                                                                                     \
-        src_type s[8] = {0};                                                                 \
-        float widened[8];                                                                    \
+        src_type s[16] = {0};                                                                \
+        float widened[16];                                                                   \
         memcpy(s, src + (first), (count) * sizeof *src);                                     \
-        _mm256_storeu_ps(widened, VECTOR_CALL);                                              \
+        widened_16 block = BLOCK_CALL;                                                       \
+        _mm256_storeu_ps(widened, block.low);                                                \
+        _mm256_storeu_ps(widened + 8, block.high);                                           \
         memcpy(dst + (first), widened, (count) * sizeof *dst);                               \
     } while (0)
 
-/* Runs VECTOR_CALL over the n elements of src into the floats at dst. A long output gets
- * streaming stores once dst reaches a 32-byte boundary (see convert_simd.h); a dst that is not
- * even float-aligned never streams. */
-#define RUN_WIDENING_BLOCKS(src_type, VECTOR_CALL)                                          \
+/* How far ahead of the block being widened the streaming loop prefetches its source. Long
+ * widenings are bound by their streaming stores, and a source read that misses stalls them:
+ * with the prefetch the E4M3 kernel, the one with the most work per block, keeps pace with
+ * E5M2 (about 2.5% faster at 64 MiB; no gain measured for the AVX-512 kernels). */
+enum { PREFETCH_AHEAD_BYTES = 2048 };
+
+/* The address is formed as an integer because it may lie past the end of the source; a
+ * prefetch never faults, so that is harmless. */
+static void prefetch_ahead(const void *block)
+{
+    _mm_prefetch((const char *)((uintptr_t)block + PREFETCH_AHEAD_BYTES), _MM_HINT_T0);
+}
+
+/* Runs BLOCK_CALL over the n elements of src into the floats at dst, 16 at a time. A long
+ * output gets streaming stores once dst reaches a 64-byte boundary, so that each block fills
+ * one cache line, and its source is prefetched (see convert_simd.h); a dst that is not even
+ * float-aligned never streams. */
+#define RUN_WIDENING_BLOCKS(src_type, BLOCK_CALL)                                           \
     do {                                                                                     \
         size_t done = 0;                                                                     \
         if (n * sizeof *dst >= STREAM_MIN_BYTES && (uintptr_t)dst % sizeof *dst == 0) {     \
-            done = (32 - (uintptr_t)dst % 32) % 32 / sizeof *dst;                            \
-            WIDEN_PARTIAL(src_type, VECTOR_CALL, 0, done);                                   \
-            for (; done + 8 <= n; done += 8) {                                               \
+            done = (64 - (uintptr_t)dst % 64) % 64 / sizeof *dst;                            \
+            WIDEN_PARTIAL(src_type, BLOCK_CALL, 0, done);                                    \
+            for (; done + 16 <= n; done += 16) {                                             \
                 const src_type *s = src + done;                                              \
-                _mm256_stream_ps(dst + done, VECTOR_CALL);                                   \
+                prefetch_ahead(s);                                                           \
+                widened_16 block = BLOCK_CALL;                                               \
+                _mm256_stream_ps(dst + done, block.low);                                     \
+                _mm256_stream_ps(dst + done + 8, block.high);                                \
             }                                                                                \
             _mm_sfence();                                                                    \
         }                                                                                    \
-        for (; done + 8 <= n; done += 8) {                                                   \
+        for (; done + 16 <= n; done += 16) {                                                 \
             const src_type *s = src + done;                                                  \
-            _mm256_storeu_ps(dst + done, VECTOR_CALL);                                       \
+            widened_16 block = BLOCK_CALL;                                                   \
+            _mm256_storeu_ps(dst + done, block.low);                                         \
+            _mm256_storeu_ps(dst + done + 8, block.high);                                    \
         }                                                                                    \
-        if (done < n) WIDEN_PARTIAL(src_type, VECTOR_CALL, done, n - done);                  \
+        if (done < n) WIDEN_PARTIAL(src_type, BLOCK_CALL, done, n - done);                   \
     } while (0)
 
 static __m256i set1(uint32_t value) { return _mm256_set1_epi32((int)value); }
@@ -87,9 +116,10 @@ static void f32_to_f16_block(uint16_t *dst, const float *src)
     _mm_storeu_si128((__m128i *)dst, halves);
 }
 
-static __m256 f16_to_f32_vector(const uint16_t *src)
+static widened_16 f16_to_f32_block(const uint16_t *src)
 {
-    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)src));
+    return (widened_16){_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)src)),
+                        _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + 8)))};
 }
 
 static void f32_to_f16_avx2(uint16_t *dst, const float *src, size_t n)
@@ -99,7 +129,7 @@ static void f32_to_f16_avx2(uint16_t *dst, const float *src, size_t n)
 
 static void f16_to_f32_avx2(float *dst, const uint16_t *src, size_t n)
 {
-    RUN_WIDENING_BLOCKS(uint16_t, f16_to_f32_vector(s));
+    RUN_WIDENING_BLOCKS(uint16_t, f16_to_f32_block(s));
 }
 
 /* ---- BF16 ---- */
@@ -141,6 +171,11 @@ static __m256 bf16_to_f32_vector(const uint16_t *src)
     return _mm256_castsi256_ps(_mm256_slli_epi32(widened, 16));
 }
 
+static widened_16 bf16_to_f32_block(const uint16_t *src)
+{
+    return (widened_16){bf16_to_f32_vector(src), bf16_to_f32_vector(src + 8)};
+}
+
 static void f32_to_bf16_avx2(uint16_t *dst, const float *src, size_t n)
 {
     RUN_BLOCKS(uint16_t, float, 8, f32_to_bf16_block(d, s));
@@ -148,7 +183,7 @@ static void f32_to_bf16_avx2(uint16_t *dst, const float *src, size_t n)
 
 static void bf16_to_f32_avx2(float *dst, const uint16_t *src, size_t n)
 {
-    RUN_WIDENING_BLOCKS(uint16_t, bf16_to_f32_vector(s));
+    RUN_WIDENING_BLOCKS(uint16_t, bf16_to_f32_block(s));
 }
 
 /* ---- F8 ---- */
@@ -209,35 +244,46 @@ static void f32_to_f8_e5m2_avx2(uint8_t *dst, const float *src, size_t n, ampc_o
     RUN_BLOCKS(uint8_t, float, 32, f32_to_f8_block(d, s, &format));
 }
 
-/* E4M3 normals: shift the fields into place and rebias 7 -> 127. Subnormals (exponent field
- * 0) are code * 2^-9, exact in fp32. 0x7F is the NaN. */
-static __m256 f8_e4m3_to_f32_vector(const uint8_t *src)
+static __m256i set1_16(uint16_t value) { return _mm256_set1_epi16((short)value); }
+
+/* 16 E4M3 codes -> the F16s of their values * 2^-8, the NaN code made the quiet F16 NaN
+ * (convert_simd.h). The sign-extended code shifted left by 7 has the sign in bits 15 and 14;
+ * clearing bit 14 leaves s.0eeee.mmm0000000. */
+static __m256i f8_e4m3_scaled_halves(const uint8_t *src)
 {
-    __m256i codes = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)src));
-    __m256i sign = _mm256_slli_epi32(_mm256_and_si256(codes, set1(0x80)), 24);
-    __m256i magnitude = _mm256_and_si256(codes, set1(0x7F));
-    __m256i normal = _mm256_add_epi32(_mm256_slli_epi32(magnitude, 20), set1((127u - 7) << 23));
-    __m256 subnormal = _mm256_mul_ps(_mm256_cvtepi32_ps(magnitude), _mm256_set1_ps(0x1p-9f));
-    __m256i value = _mm256_blendv_epi8(normal, _mm256_castps_si256(subnormal),
-                                       greater(set1(8), magnitude));
-    value = _mm256_blendv_epi8(value, set1(0x7FC00000), _mm256_cmpeq_epi32(magnitude, set1(0x7F)));
-    return _mm256_castsi256_ps(_mm256_or_si256(value, sign));
+    __m256i codes = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)src));
+    __m256i halves = _mm256_and_si256(_mm256_slli_epi16(codes, 7), set1_16(0xBFFF));
+    __m256i magnitude = _mm256_and_si256(halves, set1_16(0x7FFF));
+    __m256i nan = _mm256_cmpeq_epi16(magnitude, set1_16(E4M3_F16_NAN));
+    return _mm256_add_epi16(halves, _mm256_and_si256(nan, set1_16(E4M3_F16_NAN_FIX)));
 }
 
-static __m256 f8_e5m2_to_f32_vector(const uint8_t *src)
+static widened_16 f8_e4m3_to_f32_block(const uint8_t *src)
 {
-    __m128i halves = _mm_slli_epi16(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)src)), 8);
-    return _mm256_cvtph_ps(halves);
+    __m256i halves = f8_e4m3_scaled_halves(src);
+    __m256 scale = _mm256_set1_ps(E4M3_F16_SCALE);
+    return (widened_16){
+        _mm256_mul_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(halves)), scale),
+        _mm256_mul_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(halves, 1)), scale)};
+}
+
+/* E5M2 is the top byte of an F16: interleaving zero bytes below the codes makes the F16s. */
+static widened_16 f8_e5m2_to_f32_block(const uint8_t *src)
+{
+    __m128i codes = _mm_loadu_si128((const __m128i *)src);
+    __m128i zero = _mm_setzero_si128();
+    return (widened_16){_mm256_cvtph_ps(_mm_unpacklo_epi8(zero, codes)),
+                        _mm256_cvtph_ps(_mm_unpackhi_epi8(zero, codes))};
 }
 
 static void f8_e4m3_to_f32_avx2(float *dst, const uint8_t *src, size_t n)
 {
-    RUN_WIDENING_BLOCKS(uint8_t, f8_e4m3_to_f32_vector(s));
+    RUN_WIDENING_BLOCKS(uint8_t, f8_e4m3_to_f32_block(s));
 }
 
 static void f8_e5m2_to_f32_avx2(float *dst, const uint8_t *src, size_t n)
 {
-    RUN_WIDENING_BLOCKS(uint8_t, f8_e5m2_to_f32_vector(s));
+    RUN_WIDENING_BLOCKS(uint8_t, f8_e5m2_to_f32_block(s));
 }
 
 const ampc_convert_kernels ampc_convert_avx2_own = {

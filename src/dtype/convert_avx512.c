@@ -2,11 +2,12 @@
  * convert_scalar.c.
  *
  * The same methods as convert_avx2.c, in zmm registers: vcvtps2ph / vcvtph2ps for F16 (with
- * an explicit round-to-nearest-even immediate), integer rounding for BF16, and for F8 the
- * rebiasing integer rounding for normal results and a magic-number add for subnormal ones.
- * Here that add carries its own rounding mode ({rn-sae}), so these kernels do not depend on
- * MXCSR at all. Tails use masked loads and stores instead of stack copies; long widenings
- * use streaming stores (convert_simd.h). */
+ * an explicit round-to-nearest-even immediate), integer rounding for BF16, for F8 narrowing
+ * the rebiasing integer rounding for normal results and a magic-number add for subnormal
+ * ones, and for F8 widening vcvtph2ps (convert_simd.h). Here that add carries its own
+ * rounding mode ({rn-sae}), so these kernels do not depend on MXCSR at all. Tails use masked
+ * loads and stores instead of stack copies; long widenings use streaming stores
+ * (convert_simd.h). */
 #include <immintrin.h>
 
 #include "dtype/convert_avx512.h"
@@ -106,20 +107,18 @@ static void f32_to_f8_e5m2_avx512(uint8_t *dst, const float *src, size_t n,
     RUN_MASKED_BLOCKS(f32_to_f8_block(d, s, mask, &format));
 }
 
-/* E4M3 normals: shift the fields into place and rebias 7 -> 127. Subnormals (exponent field
- * 0) are code * 2^-9, exact in fp32. 0x7F is the NaN. */
+/* E4M3 is an F16 of value * 2^-8 after a shift, scaled back by 2^8 (convert_simd.h). The
+ * sign-extended code shifted left by 7 has the sign in bits 15 and 14; clearing bit 14 leaves
+ * s.0eeee.mmm0000000, and the NaN lanes get the fix that makes them the quiet F16 NaN. */
 static __m512 f8_e4m3_to_f32_vector(const uint8_t *src, __mmask16 mask)
 {
-    __m512i codes = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask, src));
-    __m512i sign = _mm512_slli_epi32(_mm512_and_si512(codes, set1_512(0x80)), 24);
-    __m512i magnitude = _mm512_and_si512(codes, set1_512(0x7F));
-    __m512i normal = _mm512_add_epi32(_mm512_slli_epi32(magnitude, 20), set1_512((127u - 7) << 23));
-    __m512 subnormal = _mm512_mul_ps(_mm512_cvtepi32_ps(magnitude), _mm512_set1_ps(0x1p-9f));
-    __m512i value = _mm512_mask_blend_epi32(_mm512_cmplt_epu32_mask(magnitude, set1_512(8)),
-                                            normal, _mm512_castps_si512(subnormal));
-    value = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(magnitude, set1_512(0x7F)), value,
-                                    set1_512(0x7FC00000));
-    return _mm512_castsi512_ps(_mm512_or_si512(value, sign));
+    __m256i codes = _mm256_cvtepi8_epi16(_mm_maskz_loadu_epi8(mask, src));
+    __m256i shifted = _mm256_slli_epi16(codes, 7);
+    __m256i halves = _mm256_and_si256(shifted, _mm256_set1_epi16((short)0xBFFF));
+    __m256i magnitude = _mm256_and_si256(halves, _mm256_set1_epi16(0x7FFF));
+    __mmask16 nan = _mm256_cmpeq_epi16_mask(magnitude, _mm256_set1_epi16(E4M3_F16_NAN));
+    halves = _mm256_mask_add_epi16(halves, nan, halves, _mm256_set1_epi16(E4M3_F16_NAN_FIX));
+    return _mm512_mul_ps(_mm512_cvtph_ps(halves), _mm512_set1_ps(E4M3_F16_SCALE));
 }
 
 /* E5M2 is the top byte of an F16. */

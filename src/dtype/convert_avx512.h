@@ -32,7 +32,9 @@ static inline __mmask16 first_lanes(size_t count)
 /* Runs VECTOR_CALL, which widens up to 16 elements at s (lanes in `mask`) to an __m512, over
  * the n elements of src into the floats at dst. A long output gets streaming stores once dst
  * reaches a 64-byte boundary (see convert_simd.h); a dst that is not even float-aligned never
- * streams. */
+ * streams. Whole blocks run with a constant all-lanes mask, which the compiler folds away:
+ * working a mask out for every block costs scalar work on the ports the vector work needs
+ * (E4M3 in L2 takes about 25% longer that way). Only the tail uses a partial mask. */
 #define RUN_WIDENING_BLOCKS(VECTOR_CALL)                                                    \
     do {                                                                                     \
         size_t done = 0;                                                                     \
@@ -50,7 +52,12 @@ static inline __mmask16 first_lanes(size_t count)
             }                                                                                \
             _mm_sfence();                                                                    \
         }                                                                                    \
-        for (; done < n; done += 16) {                                                       \
+        for (; done + 16 <= n; done += 16) {                                                 \
+            const __mmask16 mask = 0xFFFF;                                                   \
+            __typeof__(src) s = src + done;                                                  \
+            _mm512_storeu_ps(dst + done, VECTOR_CALL);                                       \
+        }                                                                                    \
+        if (done < n) {                                                                      \
             const __mmask16 mask = first_lanes(n - done);                                    \
             __typeof__(src) s = src + done;                                                  \
             _mm512_mask_storeu_ps(dst + done, mask, VECTOR_CALL);                            \

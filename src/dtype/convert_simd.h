@@ -1,12 +1,30 @@
 /* What the SIMD conversion files (convert_avx2.c, convert_avx512*.c) share: when widening
- * streams its stores, and the F8 constants the narrowing tricks need. Plain C, so files built
- * for different ISAs can include it.
+ * streams its stores, and the F8 constants the widening and narrowing tricks need. Plain C,
+ * so files built for different ISAs can include it.
  *
  * Widening writes 2x (F16, BF16) or 4x (F8) the bytes it reads. Once a kernel call writes at
  * least STREAM_MIN_BYTES, far more than a core's L2, it stores with non-temporal (streaming)
  * stores from the first vector-aligned element on: they skip reading each destination line
  * before overwriting it and keep the output from evicting the caches. At 64 MiB of F16 this
  * takes F16 -> F32 from about 1.75x to about 0.9x of memcpy's time for the source bytes.
+ * F8 widening writes 4x what it reads, so at that size it is bound by the streaming stores
+ * (writing 256 MiB alone takes about 1.2x memcpy's time for the 64 MiB of source): its
+ * kernels have to be cheap enough to keep the stores flowing, which is why they are built
+ * on vcvtph2ps.
+ *
+ * F8 widening:
+ * E5M2 is the top byte of an F16: code << 8, then vcvtph2ps (exact, subnormals included; a
+ * signaling NaN comes out quiet, the reference rule).
+ * E4M3 s.eeee.mmm: the magnitude shifted left by 7 (sign at bit 15) is the F16 s.0eeee.mmm0000000,
+ * whose value is the E4M3 value times 2^-8 (F16 bias 15 = E4M3 bias 7 + 8, and the same holds
+ * for subnormals: F16 exponent field 0 means 2^-14 * 0.m, E4M3's 2^-6 * 0.m). vcvtph2ps makes
+ * that exact in fp32, and a multiply by E4M3_F16_SCALE puts the 2^8 back, exactly. The NaN
+ * code's magnitude 0x7F becomes F16 0x3F80 (which would be 480); adding E4M3_F16_NAN_FIX
+ * there makes it 0x7E00, the quiet F16 NaN, which vcvtph2ps turns into 0x7FC00000 and the
+ * multiply passes through unchanged (a quiet NaN operand is the result), sign included.
+ * None of this depends on MXCSR: vcvtph2ps ignores it, the multiply's input is never an fp32
+ * denormal (the smallest nonzero is 2^-9 * 2^-8 = 2^-17) so DAZ cannot apply, and its product
+ * is exact and normal (2^-9 to 448) so neither FTZ nor the rounding mode can change it.
  *
  * F8 narrowing:
  * Normal results: rebias the fp32 exponent to the F8 bias and round off the fp32 mantissa bits
@@ -23,6 +41,11 @@
 #include <ampc/dtype.h>
 
 #define STREAM_MIN_BYTES ((size_t)8 << 20)
+
+/* E4M3 widening (above): F16 bits = (sign << 15) | (magnitude << 7) hold value * 2^-8. */
+#define E4M3_F16_SCALE 256.0f
+#define E4M3_F16_NAN 0x3F80u     /* where the NaN magnitude 0x7F lands */
+#define E4M3_F16_NAN_FIX 0x3E80u /* added there: 0x3F80 + 0x3E80 = 0x7E00, the quiet NaN */
 
 /* Codes are magnitudes (no sign bit). */
 typedef struct f8_constants {

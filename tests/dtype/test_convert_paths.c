@@ -3,8 +3,9 @@
  * The dispatched conversion kernels (src/dtype/convert_<isa>.c, whichever level AMPC_ISA
  * selects) against the scalar reference, bit for bit, NaN payloads included: on a dense grid
  * of special values, on millions of random bit patterns, on every tail length and misaligned
- * pointer, in both overflow modes, on every F16, BF16 and F8 code for widening, and on
- * widenings long enough to use streaming stores. */
+ * pointer, in both overflow modes, on every F16, BF16 and F8 code for widening (also under a
+ * hostile MXCSR, since the widening kernels are called outside ampc_convert's guard too), and
+ * on widenings long enough to use streaming stores. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -415,6 +416,39 @@ static void test_convert_ignores_callers_flush_to_zero_and_rounding_mode(void **
     }
 }
 
+/* The kernel tables are also called directly (by tests and benchmarks), outside ampc_convert's
+ * MXCSR guard, so widening must not depend on MXCSR at all: every F16, BF16 and F8 code widens
+ * to the reference's bits under flush-to-zero, denormals-are-zero and round-toward-zero
+ * (the subnormal codes are the ones DAZ or FTZ would break). */
+static void test_widening_kernels_ignore_flush_to_zero_and_rounding_mode(void **state)
+{
+    (void)state;
+    enum { N = 1 << 16 };
+    uint16_t *codes = malloc(N * sizeof *codes);
+    float *expected = malloc(N * sizeof *expected), *actual = malloc(N * sizeof *actual);
+    assert_true(codes && expected && actual);
+    for (int kind = 0; kind < WIDENING_COUNT; kind++) {
+        size_t n = widened_from_size(kind) == 2 ? N : 256;
+        for (size_t i = 0; i < n; i++) {
+            if (widened_from_size(kind) == 2) codes[i] = (uint16_t)i;
+            else ((uint8_t *)codes)[i] = (uint8_t)i;
+        }
+        run_widening(reference, kind, expected, codes, n);
+        unsigned int caller_mxcsr = _mm_getcsr();
+        _mm_setcsr(HOSTILE_MXCSR);
+        run_widening(active, kind, actual, codes, n);
+        _mm_setcsr(caller_mxcsr);
+        for (size_t i = 0; i < n; i++) {
+            if (bits_of_f32(expected[i]) != bits_of_f32(actual[i]))
+                fail_msg("%s of 0x%04x under FTZ/DAZ/round-to-zero: reference 0x%08x, %s path "
+                         "0x%08x", widening_names[kind], element(codes, widened_from_size(kind), i),
+                         bits_of_f32(expected[i]), ampc_isa_name(ampc_convert_path()),
+                         bits_of_f32(actual[i]));
+        }
+    }
+    free(codes), free(expected), free(actual);
+}
+
 int main(void)
 {
     int skip = ampc_test_require_isa();
@@ -432,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_every_f8_code_widens_like_reference_and_narrows_back),
         cmocka_unit_test(test_long_widenings_with_streaming_stores_match_reference),
         cmocka_unit_test(test_convert_ignores_callers_flush_to_zero_and_rounding_mode),
+        cmocka_unit_test(test_widening_kernels_ignore_flush_to_zero_and_rounding_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
