@@ -3,7 +3,7 @@
 #   make test   install missing packages, build, run every test; then again under
 #               AddressSanitizer + UndefinedBehaviorSanitizer (without the exhaustive tests)
 #   make demo   build and run the main job (for now: `ampc info`)
-#   make bench  build and run the benchmarks
+#   make bench  install the optional comparison libraries (oneDNN), build, run the benchmarks
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
 JOBS ?= $(shell nproc)
@@ -33,8 +33,12 @@ test-sanitize: deps
 demo: build
 	$(BUILD_DIR)/ampc info
 
-bench: build
+# Installs the optional comparison libraries (as root) before building, so CMake sees them.
+bench:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory build
 	$(BUILD_DIR)/ampc bench convert
+	$(BUILD_DIR)/ampc bench gemm
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)

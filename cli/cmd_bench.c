@@ -15,6 +15,8 @@ typedef struct benchmark {
 static const benchmark benchmarks[] = {
     {"convert", "conversion throughput F32<->F16/BF16/F8 per path, against memcpy",
      ampc_bench_convert},
+    {"gemm", "GEMM GFLOP/s per dtype and path, training shapes, vs OpenBLAS and oneDNN, % of peak",
+     ampc_bench_gemm},
 };
 enum { BENCHMARK_COUNT = sizeof benchmarks / sizeof benchmarks[0] };
 

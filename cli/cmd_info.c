@@ -52,6 +52,7 @@ static json_t *info_object(void)
     json_object_set_new(info, "active_isa", json_string(ampc_isa_name(ampc_cpu_active_isa())));
     json_object_set_new(info, "threads", json_integer(ampc_num_threads()));
     json_object_set_new(info, "kernels", kernels_object());
+    json_object_set_new(info, "openblas_core", json_string(ampc_gemm_blas_core()));
     return info;
 }
 
@@ -79,6 +80,12 @@ static void print_text(const json_t *info)
     printf("kernels:\n");
     json_object_foreach((json_t *)json_object_get(info, "kernels"), name, value)
         printf("  %-10s %s\n", name, json_string_value(value));
+    const char *blas_core = json_string_value(json_object_get(info, "openblas_core"));
+    printf("  %-10s OpenBLAS, %s kernels\n", "f32/f64", blas_core);
+    if (ampc_gemm_blas_core_is_generic() && ampc_cpu_has(AMPC_FEATURE_AVX512F))
+        printf("warning:     OpenBLAS does not recognise this CPU and chose its generic %s "
+               "kernels;\n             export OPENBLAS_CORETYPE=SkylakeX before starting for "
+               "several times faster F32/F64 GEMM\n", blas_core);
 }
 
 int cli_info(int argc, char **argv)

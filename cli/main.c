@@ -15,7 +15,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"info", "print the version, CPU features, AMX state, threads and kernel paths", cli_info},
-    {"bench", "run a benchmark (convert)", cli_bench},
+    {"bench", "run a benchmark (convert, gemm)", cli_bench},
 };
 enum { COMMAND_COUNT = sizeof commands / sizeof commands[0] };
 

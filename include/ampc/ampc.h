@@ -6,6 +6,7 @@
 #include <ampc/dtype.h>
 #include <ampc/error.h>
 #include <ampc/export.h>
+#include <ampc/gemm.h>
 #include <ampc/memory.h>
 #include <ampc/random.h>
 #include <ampc/tensor.h>

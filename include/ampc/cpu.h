@@ -48,6 +48,7 @@ typedef enum ampc_cpu_feature {
 /* Append-only: the kernel families whose path ampc info reports. */
 typedef enum ampc_kernel_family {
     AMPC_KERNEL_CONVERT,
+    AMPC_KERNEL_GEMM, /* the F16/BF16 kernels (F32/F64 go to OpenBLAS) */
     AMPC_KERNEL_FAMILY_COUNT
 } ampc_kernel_family;
 
@@ -69,7 +70,7 @@ AMPC_API ampc_isa ampc_cpu_active_isa(void);
 AMPC_API const char *ampc_cpu_isa_cap_problem(void);
 /* The level the family's kernel actually runs at (a family may lack a path for some levels). */
 AMPC_API ampc_isa ampc_kernel_path(ampc_kernel_family family);
-/* "convert", ... */
+/* "convert", "gemm", ... */
 AMPC_API const char *ampc_kernel_family_name(ampc_kernel_family family);
 
 /* Threads used by ampc's OpenMP loops: AMPC_NUM_THREADS, else OMP_NUM_THREADS, else the

@@ -2,13 +2,16 @@
 #include <ampc/cpu.h>
 
 #include "dtype/convert_kernels.h"
+#include "kernels/gemm_kernels.h"
 
 static ampc_isa (*const family_path[AMPC_KERNEL_FAMILY_COUNT])(void) = {
     [AMPC_KERNEL_CONVERT] = ampc_convert_path,
+    [AMPC_KERNEL_GEMM] = ampc_gemm_path,
 };
 
 static const char *const family_names[AMPC_KERNEL_FAMILY_COUNT] = {
     [AMPC_KERNEL_CONVERT] = "convert",
+    [AMPC_KERNEL_GEMM] = "gemm",
 };
 
 ampc_isa ampc_kernel_path(ampc_kernel_family family)
