@@ -38,13 +38,6 @@ __extension__ typedef _Float16 gcc_float16;
 
 enum { CHUNK = 1 << 20, CHUNK_COUNT = (int)((UINT64_C(1) << 32) / CHUNK), MAX_REPORTED = 5 };
 
-static float f32_of_bits(uint32_t bits)
-{
-    float value;
-    memcpy(&value, &bits, sizeof value);
-    return value;
-}
-
 /* ---- oracles: expected[i] for the input bits start + i ---- */
 
 static uint16_t gcc_f16(uint32_t bits)

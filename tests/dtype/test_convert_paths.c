@@ -29,20 +29,6 @@ static const ampc_convert_kernels *active;
 
 enum { MAX_REPORTED = 5 };
 
-static float f32_of_bits(uint32_t bits)
-{
-    float value;
-    memcpy(&value, &bits, sizeof value);
-    return value;
-}
-
-static uint32_t bits_of_f32(float value)
-{
-    uint32_t bits;
-    memcpy(&bits, &value, sizeof bits);
-    return bits;
-}
-
 /* xorshift32: a fixed, seedable stream of bit patterns. */
 static uint32_t next_random(uint32_t *state)
 {

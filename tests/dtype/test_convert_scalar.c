@@ -25,27 +25,6 @@
 /* gcc's own binary16 (soft-float __extendhfsf2 here: this file gets no ISA flags). */
 __extension__ typedef _Float16 gcc_float16;
 
-static float f32_of_bits(uint32_t bits)
-{
-    float value;
-    memcpy(&value, &bits, sizeof value);
-    return value;
-}
-
-static uint32_t bits_of_f32(float value)
-{
-    uint32_t bits;
-    memcpy(&bits, &value, sizeof bits);
-    return bits;
-}
-
-static double f64_of_bits(uint64_t bits)
-{
-    double value;
-    memcpy(&value, &bits, sizeof value);
-    return value;
-}
-
 static ampc_status convert_saturating(void *dst, ampc_dtype dst_dtype, const void *src,
                                       ampc_dtype src_dtype, size_t n)
 {
