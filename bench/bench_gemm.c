@@ -16,8 +16,12 @@
  *             for the MLP, im2col-convolution and transformer layers of training_layers
  *   1 thread  every implementation at 1024^3 on one thread
  *
- * Each (level, thread count, thread pool) group of jobs runs in a worker: this executable
- * started again with AMPC_ISA and the thread counts in its environment (bench_gemm_worker.c).
+ * Each (level, thread count, thread pool, OpenBLAS kernel set) group of jobs runs in a worker:
+ * this executable started again with AMPC_ISA and the thread counts in its environment
+ * (bench_gemm_worker.c).
+ * When OpenBLAS picked a generic kernel set on an AVX-512 CPU, ampc F32 and OpenBLAS sgemm
+ * run again in workers with OPENBLAS_CORETYPE=SkylakeX (ampc_bench_gemm_blas), and each
+ * worker reports the core it loaded, so a forced one that did not take effect is an error.
  * OpenBLAS sgemm, the one job on OpenBLAS's own threads, gets workers of its own: ampc makes
  * OpenBLAS serial for the whole process on its first F32/F64 call and threads it with OpenMP
  * (src/kernels/gemm_blas.c), which would leave a threaded baseline in the same process
@@ -31,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -51,19 +56,27 @@ enum {
     QUICK_MAX_DIM = 64,          /* --quick caps every dimension of the training shapes */
 };
 
+/* F64 calls OpenBLAS too, but has no baseline and runs at one size: it is measured under the
+ * default core only. */
 const ampc_bench_gemm_impl_info ampc_bench_gemm_impls[AMPC_BENCH_GEMM_IMPL_COUNT] = {
     [AMPC_BENCH_GEMM_AMPC_F64] = {"ampc F64", AMPC_BENCH_GEMM_PEAK_F64,
-                                  AMPC_BENCH_GEMM_IMPL_COUNT, false},
+                                  AMPC_BENCH_GEMM_IMPL_COUNT, false, false},
     [AMPC_BENCH_GEMM_AMPC_F32] = {"ampc F32", AMPC_BENCH_GEMM_PEAK_F32,
-                                  AMPC_BENCH_GEMM_OPENBLAS_SGEMM, false},
+                                  AMPC_BENCH_GEMM_OPENBLAS_SGEMM, false, true},
     [AMPC_BENCH_GEMM_AMPC_F16] = {"ampc F16", AMPC_BENCH_GEMM_PEAK_F32,
-                                  AMPC_BENCH_GEMM_OPENBLAS_SGEMM, false},
+                                  AMPC_BENCH_GEMM_OPENBLAS_SGEMM, false, false},
     [AMPC_BENCH_GEMM_AMPC_BF16] = {"ampc BF16", AMPC_BENCH_GEMM_PEAK_BF16,
-                                   AMPC_BENCH_GEMM_ONEDNN_BF16, false},
+                                   AMPC_BENCH_GEMM_ONEDNN_BF16, false, false},
     [AMPC_BENCH_GEMM_OPENBLAS_SGEMM] = {"OpenBLAS sgemm", AMPC_BENCH_GEMM_PEAK_F32,
-                                        AMPC_BENCH_GEMM_IMPL_COUNT, true},
+                                        AMPC_BENCH_GEMM_IMPL_COUNT, true, true},
     [AMPC_BENCH_GEMM_ONEDNN_BF16] = {"oneDNN bf16", AMPC_BENCH_GEMM_PEAK_BF16,
-                                     AMPC_BENCH_GEMM_IMPL_COUNT, false},
+                                     AMPC_BENCH_GEMM_IMPL_COUNT, false, false},
+};
+
+/* The OPENBLAS_CORETYPE each kernel set is run with; NULL: the environment's, passed on. */
+static const char *const blas_coretypes[AMPC_BENCH_GEMM_BLAS_COUNT] = {
+    [AMPC_BENCH_GEMM_BLAS_DEFAULT] = NULL,
+    [AMPC_BENCH_GEMM_BLAS_SKYLAKEX] = "SkylakeX",
 };
 
 /* The CNN rows are 3x3 convolutions as im2col GEMMs: M = batch 128 x 28 x 28 (or 14 x 14)
@@ -79,8 +92,9 @@ static const ampc_bench_gemm_layer training_layers[] = {
 };
 enum { TRAINING_LAYER_COUNT = sizeof training_layers / sizeof training_layers[0] };
 
-/* How long the check for other processes' load sleeps, before and after the run. */
-static const double BUSY_SAMPLE_SECONDS = 0.2;
+/* How long the check for other processes' load sleeps, before and after the run (--quick:
+ * long enough to see a build running, short enough to keep the smoke test fast). */
+static const double BUSY_SAMPLE_SECONDS = 0.2, QUICK_BUSY_SAMPLE_SECONDS = 0.05;
 
 static const int64_t default_sizes[] = {256, 512, 1024, 2048, 4096};
 static const int64_t quick_sizes[] = {64, QUICK_REFERENCE_SIZE};
@@ -100,10 +114,10 @@ static ampc_bench_gemm_job gemm_job(ampc_bench_gemm_shape shape, ampc_bench_gemm
     }
 }
 
-static bool add_row(ampc_bench_gemm_run *run, ampc_bench_gemm_shape shape,
-                    ampc_bench_gemm_impl impl, ampc_isa level, int threads)
+static bool add_one_row(ampc_bench_gemm_run *run, ampc_bench_gemm_shape shape,
+                        ampc_bench_gemm_impl impl, ampc_isa level, int threads,
+                        ampc_bench_gemm_blas blas)
 {
-    if (impl == AMPC_BENCH_GEMM_ONEDNN_BF16 && !run->have_onednn) return true;
     if (run->count == run->capacity) {
         int capacity = run->capacity ? 2 * run->capacity : 256;
         ampc_bench_gemm_row *rows = realloc(run->rows, (size_t)capacity * sizeof *rows);
@@ -112,8 +126,35 @@ static bool add_row(ampc_bench_gemm_run *run, ampc_bench_gemm_shape shape,
         run->capacity = capacity;
     }
     run->rows[run->count++] = (ampc_bench_gemm_row){
-        .shape = shape, .job = gemm_job(shape, impl), .level = level, .threads = threads};
+        .shape = shape, .job = gemm_job(shape, impl), .level = level, .threads = threads,
+        .blas = blas};
     return true;
+}
+
+/* The rows of impl at the shape: one per OpenBLAS kernel set measured if it calls OpenBLAS. */
+static bool add_row(ampc_bench_gemm_run *run, ampc_bench_gemm_shape shape,
+                    ampc_bench_gemm_impl impl, ampc_isa level, int threads)
+{
+    if (impl == AMPC_BENCH_GEMM_ONEDNN_BF16 && !run->have_onednn) return true;
+    int blas_count = ampc_bench_gemm_impls[impl].per_blas_core ? run->blas_count : 1;
+    bool ok = true;
+    for (int blas = 0; blas < blas_count; blas++)
+        ok = ok && add_one_row(run, shape, impl, level, threads, (ampc_bench_gemm_blas)blas);
+    return ok;
+}
+
+/* SkylakeX beside the default kernel set when that is a generic one on an AVX-512 CPU: a
+ * baseline running OpenBLAS's SSE3 kernels would flatter every ratio to it. */
+static void choose_blas_cores(ampc_bench_gemm_run *run)
+{
+    snprintf(run->blas_cores[AMPC_BENCH_GEMM_BLAS_DEFAULT], sizeof run->blas_cores[0], "%s",
+             ampc_gemm_blas_core());
+    run->blas_count = 1;
+    if (ampc_gemm_blas_core_is_generic() && ampc_cpu_has(AMPC_FEATURE_AVX512F)) {
+        snprintf(run->blas_cores[AMPC_BENCH_GEMM_BLAS_SKYLAKEX], sizeof run->blas_cores[0], "%s",
+                 blas_coretypes[AMPC_BENCH_GEMM_BLAS_SKYLAKEX]);
+        run->blas_count = 2;
+    }
 }
 
 static ampc_bench_gemm_shape square_shape(int64_t n)
@@ -211,34 +252,41 @@ static bool plan_single_thread(ampc_bench_gemm_run *run)
 
 /* ---- Running the workers. ---- */
 
-/* The worker's variables; everything else in the environment is passed on as it is. */
-enum { WORKER_VARIABLES = 4, VARIABLE_CAPACITY = 48 };
+/* The worker's variables; everything else in the environment is passed on as it is, and so is
+ * OPENBLAS_CORETYPE unless the kernel set is forced. */
+enum { WORKER_VARIABLES = 5, VARIABLE_CAPACITY = 48 };
 
-static bool is_worker_variable(const char *entry)
+static bool is_worker_variable(const char *entry, bool forced_core)
 {
     static const char *const names[WORKER_VARIABLES] = {
-        "AMPC_ISA=", "AMPC_NUM_THREADS=", "OMP_NUM_THREADS=", "OPENBLAS_NUM_THREADS="};
-    for (int i = 0; i < WORKER_VARIABLES; i++)
+        "AMPC_ISA=", "AMPC_NUM_THREADS=", "OMP_NUM_THREADS=", "OPENBLAS_NUM_THREADS=",
+        "OPENBLAS_CORETYPE="};
+    int checked = forced_core ? WORKER_VARIABLES : WORKER_VARIABLES - 1;
+    for (int i = 0; i < checked; i++)
         if (strncmp(entry, names[i], strlen(names[i])) == 0) return true;
     return false;
 }
 
-/* This process's environment with the ISA cap and the thread counts set (NULL if out of
- * memory). storage holds the new entries. */
+/* This process's environment with the ISA cap, the thread counts and the OpenBLAS kernel set
+ * (NULL if out of memory). storage holds the new entries. */
 static char **worker_environment(ampc_isa level, int threads, bool openblas,
+                                 ampc_bench_gemm_blas blas,
                                  char storage[WORKER_VARIABLES][VARIABLE_CAPACITY])
 {
+    const char *coretype = blas_coretypes[blas];
     size_t count = 0, used = 0;
     while (environ[count]) count++;
     char **env = calloc(count + WORKER_VARIABLES + 1, sizeof *env);
     if (!env) return NULL;
     for (size_t i = 0; i < count; i++)
-        if (!is_worker_variable(environ[i])) env[used++] = environ[i];
+        if (!is_worker_variable(environ[i], coretype != NULL)) env[used++] = environ[i];
     snprintf(storage[0], VARIABLE_CAPACITY, "AMPC_ISA=%s", ampc_isa_name(level));
     snprintf(storage[1], VARIABLE_CAPACITY, "AMPC_NUM_THREADS=%d", threads);
     snprintf(storage[2], VARIABLE_CAPACITY, "OMP_NUM_THREADS=%d", threads);
     snprintf(storage[3], VARIABLE_CAPACITY, "OPENBLAS_NUM_THREADS=%d", openblas ? threads : 1);
-    for (int i = 0; i < WORKER_VARIABLES; i++) env[used++] = storage[i];
+    snprintf(storage[4], VARIABLE_CAPACITY, "OPENBLAS_CORETYPE=%s", coretype ? coretype : "");
+    for (int i = 0; i < (coretype ? WORKER_VARIABLES : WORKER_VARIABLES - 1); i++)
+        env[used++] = storage[i];
     return env;
 }
 
@@ -295,12 +343,12 @@ static json_t *read_worker_output(FILE *stream)
 
 /* Runs `ampc bench gemm --worker [--quick] JOB...` and returns its parsed output, or NULL
  * with the reason in why. */
-static json_t *run_worker(ampc_isa level, int threads, bool openblas, bool quick, char **jobs,
-                          int job_count, char *why, size_t why_capacity)
+static json_t *run_worker(ampc_isa level, int threads, bool openblas, ampc_bench_gemm_blas blas,
+                          bool quick, char **jobs, int job_count, char *why, size_t why_capacity)
 {
     char storage[WORKER_VARIABLES][VARIABLE_CAPACITY];
     char **argv = calloc((size_t)job_count + 6, sizeof *argv);
-    char **env = worker_environment(level, threads, openblas, storage);
+    char **env = worker_environment(level, threads, openblas, blas, storage);
     json_t *root = NULL;
     int output = -1;
     pid_t pid = -1;
@@ -351,10 +399,23 @@ static void take_result(ampc_bench_gemm_row *r, json_t *result)
     r->runs = (int)json_integer_value(json_object_get(result, "runs"));
 }
 
+/* Whether the worker ran the OpenBLAS kernel set asked for (OpenBLAS ignores an
+ * OPENBLAS_CORETYPE it does not know); if not, why in why. */
+static bool core_took_effect(json_t *root, ampc_bench_gemm_blas blas, char *why,
+                             size_t why_capacity)
+{
+    const char *coretype = blas_coretypes[blas];
+    const char *core = json_string_value(json_object_get(root, "blas_core"));
+    if (!coretype || (core && strcasecmp(core, coretype) == 0)) return true;
+    snprintf(why, why_capacity, "OPENBLAS_CORETYPE=%s did not take effect: OpenBLAS ran its %s "
+             "kernels", coretype, core ? core : "unknown");
+    return false;
+}
+
 /* The worker group a row belongs to. */
 static bool same_group(const ampc_bench_gemm_row *a, const ampc_bench_gemm_row *b)
 {
-    return a->level == b->level && a->threads == b->threads &&
+    return a->level == b->level && a->threads == b->threads && a->blas == b->blas &&
            ampc_bench_gemm_impls[a->job.impl].openblas ==
                ampc_bench_gemm_impls[b->job.impl].openblas;
 }
@@ -376,18 +437,26 @@ static bool measure_group(ampc_bench_gemm_run *run, const ampc_bench_gemm_row *f
         members[count++] = i;
     }
     bool openblas = ampc_bench_gemm_impls[first->job.impl].openblas;
+    const char *coretype = blas_coretypes[first->blas];
     if (ok && isatty(STDERR_FILENO))
-        fprintf(stderr, "ampc bench gemm: %d products, AMPC_ISA=%s, %d thread%s, %s\n", count,
-                ampc_isa_name(first->level), first->threads, first->threads == 1 ? "" : "s",
-                openblas ? "OpenBLAS" : "OpenMP");
+        fprintf(stderr, "ampc bench gemm: %d products, AMPC_ISA=%s, %d thread%s, %s%s%s\n",
+                count, ampc_isa_name(first->level), first->threads,
+                first->threads == 1 ? "" : "s", openblas ? "OpenBLAS" : "OpenMP",
+                coretype ? ", OPENBLAS_CORETYPE=" : "", coretype ? coretype : "");
     char why[256] = "";
-    json_t *root = ok ? run_worker(first->level, first->threads, openblas, run->quick, jobs,
-                                   count, why, sizeof why)
+    json_t *root = ok ? run_worker(first->level, first->threads, openblas, first->blas,
+                                   run->quick, jobs, count, why, sizeof why)
                       : NULL;
+    if (root && !core_took_effect(root, first->blas, why, sizeof why)) {
+        json_decref(root);
+        root = NULL;
+    }
     json_t *results = json_object_get(root, "results");
+    const char *core = json_string_value(json_object_get(root, "blas_core"));
     for (int i = 0; ok && i < count; i++) {
         ampc_bench_gemm_row *r = &run->rows[members[i]];
         json_t *result = json_array_get(results, (size_t)i);
+        snprintf(r->blas_core, sizeof r->blas_core, "%s", core ? core : "");
         if (result) take_result(r, result);
         else snprintf(r->error, sizeof r->error, "%s", why);
     }
@@ -585,14 +654,16 @@ int ampc_bench_gemm(int argc, char **argv)
     if (parsed) return parsed < 0 ? 0 : parsed;
 
     double start = ampc_bench_now();
-    run.busy_cores_before = other_busy_cores_now(BUSY_SAMPLE_SECONDS);
+    double busy_sample = run.quick ? QUICK_BUSY_SAMPLE_SECONDS : BUSY_SAMPLE_SECONDS;
+    run.busy_cores_before = other_busy_cores_now(busy_sample);
     cpu_snapshot measuring = take_snapshot();
     measure_peaks(&run);
+    choose_blas_cores(&run);
     bool ok = plan_square(&run) && plan_training(&run) && plan_single_thread(&run) &&
               measure_all(&run);
     cpu_snapshot measured = take_snapshot();
     run.busy_cores_during = other_busy_cores(&measuring, &measured);
-    run.busy_cores_after = other_busy_cores_now(BUSY_SAMPLE_SECONDS);
+    run.busy_cores_after = other_busy_cores_now(busy_sample);
     run.elapsed = ampc_bench_now() - start;
     int status = 0;
     if (!ok) {

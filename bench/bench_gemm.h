@@ -27,6 +27,16 @@ typedef enum ampc_bench_gemm_impl {
     AMPC_BENCH_GEMM_IMPL_COUNT
 } ampc_bench_gemm_impl;
 
+/* The OpenBLAS kernel set a worker runs. OpenBLAS picks one itself when it loads; on a CPU it
+ * does not know that is a generic set several times slower than it could be (ampc_gemm_blas_core
+ * in <ampc/gemm.h>), so on an AVX-512 CPU the OpenBLAS-bound rows are measured a second time
+ * with OPENBLAS_CORETYPE=SkylakeX, and every goal is judged against the faster baseline. */
+typedef enum ampc_bench_gemm_blas {
+    AMPC_BENCH_GEMM_BLAS_DEFAULT,  /* whatever OpenBLAS picked (OPENBLAS_CORETYPE passed on) */
+    AMPC_BENCH_GEMM_BLAS_SKYLAKEX, /* OPENBLAS_CORETYPE=SkylakeX */
+    AMPC_BENCH_GEMM_BLAS_COUNT
+} ampc_bench_gemm_blas;
+
 /* Which operand is read transposed: C = A B, C = A B^T, C = A^T B. */
 typedef enum ampc_bench_gemm_form {
     AMPC_BENCH_GEMM_NN,
@@ -49,7 +59,7 @@ const char *ampc_bench_gemm_form_name(ampc_bench_gemm_form form);
 void ampc_bench_gemm_job_format(const ampc_bench_gemm_job *job, char *buffer, size_t capacity);
 bool ampc_bench_gemm_job_parse(const char *text, ampc_bench_gemm_job *job);
 /* `ampc bench gemm --worker [--quick] JOB...` (argv[0] is "--worker"): prints one JSON object
- * {"path", "threads", "results": [...]}; returns 0, or 2 for a malformed job. */
+ * {"path", "threads", "blas_core", "results": [...]}; returns 0, or 2 for a malformed job. */
 int ampc_bench_gemm_worker(int argc, char **argv);
 
 /* Which peak a figure is a % of. */
@@ -65,6 +75,7 @@ typedef struct ampc_bench_gemm_impl_info {
     ampc_bench_gemm_peak_kind peak;     /* the peak its % is of */
     ampc_bench_gemm_impl baseline;      /* compared against; IMPL_COUNT for none */
     bool openblas;                      /* runs on OpenBLAS's threads (else on ampc's OpenMP) */
+    bool per_blas_core;                 /* calls OpenBLAS: measured under each kernel set */
 } ampc_bench_gemm_impl_info;
 extern const ampc_bench_gemm_impl_info ampc_bench_gemm_impls[AMPC_BENCH_GEMM_IMPL_COUNT];
 
@@ -87,10 +98,12 @@ typedef struct ampc_bench_gemm_row {
     ampc_bench_gemm_job job;
     ampc_isa level; /* the AMPC_ISA of the worker that measured it */
     int threads;
+    ampc_bench_gemm_blas blas; /* DEFAULT unless the impl is per_blas_core */
     bool measured;
     double median, best; /* seconds per call */
     int runs;
     char implementation[96]; /* ampc's microkernel, OpenBLAS's core or oneDNN's choice */
+    char blas_core[32];      /* the OpenBLAS core the worker reported running */
     char error[256];         /* why it was not measured */
 } ampc_bench_gemm_row;
 
@@ -104,6 +117,10 @@ typedef struct ampc_bench_gemm_run {
     int threads;      /* ampc's thread count: the main tables */
     bool have_onednn; /* oneDNN could be loaded */
     bool quick;
+    /* The OpenBLAS kernel sets measured: DEFAULT, and SKYLAKEX too when the default is a
+     * generic one on an AVX-512 CPU. blas_cores names them ("Prescott", "SkylakeX"). */
+    int blas_count;
+    char blas_cores[AMPC_BENCH_GEMM_BLAS_COUNT][32];
     int64_t sizes[AMPC_BENCH_GEMM_MAX_SIZES]; /* the square sizes */
     int size_count;
     double peaks[AMPC_BENCH_PEAK_COUNT][2]; /* GFLOP/s on 1 thread and on `threads` */

@@ -10,10 +10,10 @@
  * for every call, so small shapes run from cache, as a layer's operands do in training; every
  * implementation gets the same treatment.
  *
- * Output: one JSON object on stdout, {"path", "threads", "results": [...]}, one result per job
- * in order: the job, what ran ("implementation": ampc's microkernel, OpenBLAS's core or the
- * implementation oneDNN chose), and the median and best seconds per call and the number of
- * runs, or an "error". */
+ * Output: one JSON object on stdout, {"path", "threads", "blas_core", "results": [...]} (the
+ * core: the OpenBLAS kernel set loaded), one result per job in order: the job, what ran
+ * ("implementation": ampc's microkernel, OpenBLAS's core or the implementation oneDNN chose),
+ * and the median and best seconds per call and the number of runs, or an "error". */
 #include <ampc/ampc.h>
 
 #include <cblas.h>
@@ -231,6 +231,12 @@ static void describe_implementation(const prepared *p, char *buffer, size_t capa
     case AMPC_BENCH_GEMM_AMPC_BF16:
         snprintf(buffer, capacity, "%s", kernel ? kernel->name : "unknown kernel");
         break;
+    case AMPC_BENCH_GEMM_AMPC_F32: /* ampc's fp32 kernel where OpenBLAS's core is generic */
+        if (ampc_gemm_f32_kernel_active()) {
+            snprintf(buffer, capacity, "%s", ampc_gemm_f32_kernel_active()->name);
+            break;
+        }
+        /* fall through */
     default: /* F32 and F64: serial OpenBLAS calls on tiles of C, threaded by ampc */
         snprintf(buffer, capacity, "ampc tiles, OpenBLAS %s", ampc_gemm_blas_core());
     }
@@ -272,8 +278,11 @@ int ampc_bench_gemm_worker(int argc, char **argv)
         ampc_bench_gemm_job_parse(argv[i], &job);
         json_array_append_new(results, measure_job(argv[i], &job, quick));
     }
-    json_t *root = json_pack("{s:s, s:i, s:o}", "path", ampc_isa_name(ampc_cpu_active_isa()),
-                             "threads", ampc_num_threads(), "results", results);
+    /* The core OpenBLAS actually loaded: the parent checks that an OPENBLAS_CORETYPE it set
+     * took effect (OpenBLAS ignores a name it does not know). */
+    json_t *root = json_pack("{s:s, s:i, s:s, s:o}", "path", ampc_isa_name(ampc_cpu_active_isa()),
+                             "threads", ampc_num_threads(), "blas_core", ampc_gemm_blas_core(),
+                             "results", results);
     int status = root && json_dumpf(root, stdout, JSON_COMPACT) == 0 ? 0 : 1;
     printf("\n");
     json_decref(root);

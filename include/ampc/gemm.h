@@ -7,7 +7,8 @@
  *
  *   inputs      accumulation   C may be          path
  *   F64         f64            F64               OpenBLAS dgemm
- *   F32         f32            F32, F16, BF16    OpenBLAS sgemm
+ *   F32         f32            F32, F16, BF16    OpenBLAS sgemm; ampc kernels (AVX-512, AVX2)
+ *                                                 where OpenBLAS runs a generic core
  *   F16         f32            F32, F16, BF16    ampc kernels (AVX-512, AVX2, scalar)
  *   BF16        f32            F32, F16, BF16    ampc kernels (AVX-512, AVX2, scalar)
  *
@@ -113,7 +114,8 @@ AMPC_API void ampc_gemm_packed_free(ampc_gemm_packed *packed);
  * when it loads; a CPU it does not know gets a generic set ("Prescott") several times slower,
  * which OPENBLAS_CORETYPE=SkylakeX (set before the program starts) overrides. */
 AMPC_API const char *ampc_gemm_blas_core(void);
-/* Whether that is one of OpenBLAS's generic fallbacks for CPUs it does not identify. */
+/* Whether that is one of OpenBLAS's generic fallbacks for CPUs it does not identify. Then F32
+ * GEMM runs on ampc's own fp32 kernel (AVX2 or AVX-512) instead, several times faster. */
 AMPC_API bool ampc_gemm_blas_core_is_generic(void);
 
 /* "none", "relu", "gelu_tanh", "gelu_erf"; "invalid" otherwise. */

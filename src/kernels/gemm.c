@@ -1,6 +1,8 @@
 /* ampc_gemm and packed B: validation, the choice of path, and the F16/BF16 kernel dispatch.
  *
- * F32 and F64 inputs go to OpenBLAS (gemm_blas.c); F16 and BF16 inputs to ampc's own kernels
+ * F64 inputs go to OpenBLAS (gemm_blas.c), and so do F32 inputs unless OpenBLAS runs one of
+ * its generic cores, when they take the level's fp32 kernel; F16 and BF16 inputs go to ampc's
+ * own kernels
  * (gemm_driver.c), whose table is chosen once, at first use, like the conversion kernels'
  * (src/dtype/convert.c): each level names the kernels it makes faster, a level's complete
  * table is the level below's with those overlaid, and ampc_cpu_pick_path takes the highest
@@ -36,7 +38,7 @@ static const kernel_set own_kernels[AMPC_ISA_COUNT] = {
 
 static const ampc_gemm_kernel *const all_kernels[] = {
     &ampc_gemm_scalar_f32, &ampc_gemm_scalar_bf16_pairs, &ampc_gemm_avx2_f32,
-    &ampc_gemm_avx512_f32, &ampc_gemm_avx512_bf16_pairs,
+    &ampc_gemm_avx512_f32, &ampc_gemm_avx512_f32_narrow, &ampc_gemm_avx512_bf16_pairs,
 };
 
 static kernel_set complete_kernels[AMPC_ISA_COUNT];
@@ -92,6 +94,31 @@ bool ampc_gemm_has_product(const ampc_gemm_desc *desc)
 
 static bool uses_ampc_kernels(ampc_dtype dtype) { return dtype == AMPC_F16 || dtype == AMPC_BF16; }
 
+const ampc_gemm_kernel *ampc_gemm_f32_kernel_at(ampc_isa level)
+{
+    const ampc_gemm_kernel *kernel = ampc_gemm_kernel_at(level, AMPC_F16);
+    return kernel && kernel->packing == AMPC_GEMM_PACK_F32 ? kernel : NULL;
+}
+
+/* F32 runs on ampc's fp32 kernel only where OpenBLAS would run a generic core (Prescott's
+ * SSE3 kernels, ~4x slower than ampc's AVX2/AVX-512 ones); a real OpenBLAS core is as fast
+ * as ampc's, or faster, and keeps F32 bits as they were. Decided once: the core is fixed when
+ * OpenBLAS loads. */
+static const ampc_gemm_kernel *f32_kernel;
+static pthread_once_t f32_once = PTHREAD_ONCE_INIT;
+
+static void pick_f32_kernel(void)
+{
+    if (ampc_gemm_path() >= AMPC_ISA_AVX2 && ampc_gemm_blas_core_is_generic())
+        f32_kernel = ampc_gemm_f32_kernel_at(ampc_gemm_path());
+}
+
+const ampc_gemm_kernel *ampc_gemm_f32_kernel_active(void)
+{
+    pthread_once(&f32_once, pick_f32_kernel);
+    return f32_kernel;
+}
+
 /* The desc with an F32/F64 packed_b put in place of b: every matrix uses that one copy. */
 static ampc_gemm_desc with_packed_copy(const ampc_gemm_desc *desc)
 {
@@ -101,6 +128,13 @@ static ampc_gemm_desc with_packed_copy(const ampc_gemm_desc *desc)
     unpacked.b = (ampc_gemm_operand){packed->dtype, packed->data, packed->leading_dim, 0};
     unpacked.packed_b = NULL;
     return unpacked;
+}
+
+/* F32 inputs: the kernel asked for, else the active one (NULL: OpenBLAS). */
+static const ampc_gemm_kernel *f32_kernel_for(const ampc_gemm_options *options)
+{
+    if (options->f32_on_blas) return NULL;
+    return options->kernel ? options->kernel : ampc_gemm_f32_kernel_active();
 }
 
 static ampc_status gemm(const char *function, const ampc_gemm_desc *desc,
@@ -114,8 +148,9 @@ static ampc_status gemm(const char *function, const ampc_gemm_desc *desc,
     if (desc->m == 0 || desc->n == 0) return AMPC_OK;
     AMPC_ASSERT(options->threads >= 1);
     if (kernel) return ampc_gemm_kernel_run(desc, kernel, options->threads);
-    if (!desc->packed_b) return ampc_gemm_blas(desc, options->threads);
-    ampc_gemm_desc unpacked = with_packed_copy(desc);
+    ampc_gemm_desc unpacked = desc->packed_b ? with_packed_copy(desc) : *desc;
+    if (desc->a.dtype == AMPC_F32 && f32_kernel_for(options))
+        return ampc_gemm_kernel_run(&unpacked, f32_kernel_for(options), options->threads);
     return ampc_gemm_blas(&unpacked, options->threads);
 }
 
@@ -126,7 +161,7 @@ ampc_status ampc_gemm_with(const ampc_gemm_desc *desc, const ampc_gemm_options *
 
 ampc_status ampc_gemm(const ampc_gemm_desc *desc)
 {
-    ampc_gemm_options options = {ampc_num_threads(), NULL};
+    ampc_gemm_options options = {ampc_num_threads(), NULL, false};
     return gemm(__func__, desc, &options);
 }
 

@@ -1,5 +1,6 @@
-/* F32 and F64 inputs: OpenBLAS sgemm / dgemm on tiles of C, each followed by the epilogue for
- * what BLAS does not do (bias, activation, rounding to F16/BF16).
+/* F64 inputs, and F32 inputs unless OpenBLAS runs a generic core (gemm.c): OpenBLAS sgemm /
+ * dgemm on tiles of C, each followed by the epilogue for what BLAS does not do (bias,
+ * activation, rounding to F16/BF16).
  *
  * Threads. OpenBLAS's own threading is not deterministic: its threaded driver splits k into
  * different blocks than its serial one, so 1 and 2 threads give different bits (measured with
@@ -25,11 +26,13 @@
 #include "core/memory.h"
 #include "kernels/gemm_kernels.h"
 
-/* The tile grid: fixed sizes, so that it depends on the shape alone. OpenBLAS repacks B for
- * every row tile and A for every column tile; at 512 x 1024 that costs ~3% at 1024^3
- * (1 thread: 147 against 150 GFLOP/s serial sgemm; 2 threads: 300 against 302 threaded
- * sgemm) and ~9% at 2048^3 (282 against 304 on 2 threads). */
-enum { TILE_ROWS = 512, TILE_COLUMNS = 1024 };
+/* The tile grid depends on the shape alone. Tiles start at up to 512 x 1024 and are halved
+ * (the larger side first, staying a multiple of 64, at least 64) until there are MIN_TILES
+ * of them, so that a product that fits one 512 x 1024 tile still keeps two or more threads
+ * busy. OpenBLAS repacks B for every row tile and A for every column tile: at 512 x 1024
+ * that costs ~3% at 1024^3 (1 thread: 147 against 150 GFLOP/s serial sgemm; 2 threads: 300
+ * against 302 threaded sgemm) and ~9% at 2048^3 (282 against 304 on 2 threads). */
+enum { TILE_ROWS = 512, TILE_COLUMNS = 1024, TILE_QUANTUM = 64, MIN_TILES = 8 };
 /* Below this many multiply-adds the whole matrix is one tile. */
 #define ONE_TILE_MACS ((double)(1 << 22))
 
@@ -142,17 +145,39 @@ static void compute_tile(const blas_run *run, int64_t number, float *scratch)
     }
 }
 
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* Half of a tile side, rounded up to the quantum. */
+static int64_t halved(int64_t side)
+{
+    return ceil_div(ceil_div(side, 2), TILE_QUANTUM) * TILE_QUANTUM;
+}
+
+static void plan_grid(blas_run *run)
+{
+    const ampc_gemm_desc *desc = run->desc;
+    bool one_tile = (double)desc->m * (double)desc->n * (double)desc->k < ONE_TILE_MACS;
+    int64_t rows = one_tile || desc->m < TILE_ROWS ? desc->m : TILE_ROWS;
+    int64_t columns = one_tile || desc->n < TILE_COLUMNS ? desc->n : TILE_COLUMNS;
+    while (!one_tile &&
+           run->batch * ceil_div(desc->m, rows) * ceil_div(desc->n, columns) < MIN_TILES) {
+        bool split_rows = rows > TILE_QUANTUM, split_columns = columns > TILE_QUANTUM;
+        if (split_columns && (columns >= rows || !split_rows)) columns = halved(columns);
+        else if (split_rows) rows = halved(rows);
+        else break;
+    }
+    run->tile_rows = rows, run->tile_columns = columns;
+    run->m_tiles = ceil_div(desc->m, rows);
+    run->n_tiles = ceil_div(desc->n, columns);
+}
+
 static blas_run plan_run(const ampc_gemm_desc *desc)
 {
     blas_run run = {.desc = desc, .batch = desc->batch > 1 ? desc->batch : 1};
     run.through_scratch = desc->c.dtype != desc->a.dtype;
     run.has_epilogue =
         run.through_scratch || desc->bias || desc->activation != AMPC_ACTIVATION_NONE;
-    bool one_tile = (double)desc->m * (double)desc->n * (double)desc->k < ONE_TILE_MACS;
-    run.tile_rows = one_tile || desc->m < TILE_ROWS ? desc->m : TILE_ROWS;
-    run.tile_columns = one_tile || desc->n < TILE_COLUMNS ? desc->n : TILE_COLUMNS;
-    run.m_tiles = (desc->m + run.tile_rows - 1) / run.tile_rows;
-    run.n_tiles = (desc->n + run.tile_columns - 1) / run.tile_columns;
+    plan_grid(&run);
     return run;
 }
 

@@ -1,5 +1,6 @@
-/* The F16/BF16 GEMM driver (GotoBLAS/BLIS style): pack op(B) into panels once, then split C
- * into tiles and give each tile, whole, to one thread.
+/* The GEMM driver for F16/BF16 inputs, and F32 ones where OpenBLAS is generic (GotoBLAS/BLIS
+ * style): pack op(B) into panels once, then split C into tiles and give each tile, whole, to
+ * one thread.
  *
  *   all of B       packed up front, in parallel, into ceil(n / NR) panels per matrix of the
  *                  batch (one set when B is shared: packed_b, or batch_stride 0)
@@ -15,6 +16,7 @@
  * computes an element, never its bits. */
 #include <omp.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "core/fpenv.h"
@@ -34,6 +36,10 @@ typedef struct gemm_run {
     const ampc_gemm_desc *desc;
     const ampc_gemm_kernel *kernel;
     ampc_gemm_epilogue_f32 epilogue;
+    /* C = 1 * acc into an F32 C (beta 0, no bias or activation): whole MR x NR blocks are
+     * computed in C itself and only the edges are copied from the accumulator, which saves
+     * a pass over C and, for narrow C (n = 9), the general epilogue's per-row cost. */
+    bool plain_copy;
     int64_t batch;              /* >= 1 */
     int64_t mc, nc;             /* the tile */
     int64_t m_tiles, n_tiles;
@@ -54,23 +60,49 @@ static ampc_gemm_matrix a_matrix(const gemm_run *run, int64_t index)
 {
     const ampc_gemm_desc *desc = run->desc;
     int64_t offset = batch_offset(run, desc->a.batch_stride, index);
-    return (ampc_gemm_matrix){desc->a.dtype, (const uint16_t *)desc->a.data + offset,
-                              desc->a.leading_dim, desc->transpose_a == AMPC_TRANSPOSE};
+    const char *data =
+        (const char *)desc->a.data + (size_t)offset * ampc_dtype_size(desc->a.dtype);
+    return (ampc_gemm_matrix){desc->a.dtype, data, desc->a.leading_dim,
+                              desc->transpose_a == AMPC_TRANSPOSE};
 }
 
 static ampc_gemm_matrix b_matrix(const ampc_gemm_desc *desc, int64_t offset)
 {
-    return (ampc_gemm_matrix){desc->b.dtype, (const uint16_t *)desc->b.data + offset,
-                              desc->b.leading_dim, desc->transpose_b == AMPC_TRANSPOSE};
+    const char *data =
+        (const char *)desc->b.data + (size_t)offset * ampc_dtype_size(desc->b.dtype);
+    return (ampc_gemm_matrix){desc->b.dtype, data, desc->b.leading_dim,
+                              desc->transpose_b == AMPC_TRANSPOSE};
 }
 
 /* ---- one tile ---- */
 
-/* The k blocks of one tile into acc, in order. For each block, each MR-row A panel (L1) meets
- * every NR-column B panel of the tile's block (L2). */
+/* Where a tile's fp32 chains live: the per-thread accumulator, except that with a plain
+ * copy epilogue (plain_copy) the whole MR x NR blocks inside C run in C itself, which the
+ * first k block writes without reading, so C is not written twice. */
+typedef struct tile_target {
+    float *acc;
+    int64_t acc_stride;
+    float *c; /* NULL: everything in acc */
+    int64_t c_stride;
+    int64_t direct_rows, direct_cols; /* the part of the tile computed in c */
+} tile_target;
+
+static float *block_of(const tile_target *t, int64_t i, int64_t j, int mr, int nr,
+                       int64_t *stride)
+{
+    if (t->c && i + mr <= t->direct_rows && j + nr <= t->direct_cols) {
+        *stride = t->c_stride;
+        return t->c + i * t->c_stride + j;
+    }
+    *stride = t->acc_stride;
+    return t->acc + i * t->acc_stride + j;
+}
+
+/* The k blocks of one tile, in order. For each block, each MR-row A panel (L1) meets every
+ * NR-column B panel of the tile's block (L2). */
 static void multiply_tile(const gemm_run *run, const ampc_gemm_matrix *a, const char *packed_b,
                           int64_t row0, int64_t rows, int64_t col0, int64_t cols,
-                          char *a_block, float *acc)
+                          char *a_block, const tile_target *target)
 {
     const ampc_gemm_kernel *kernel = run->kernel;
     const ampc_gemm_desc *desc = run->desc;
@@ -84,11 +116,25 @@ static void multiply_tile(const gemm_run *run, const ampc_gemm_matrix *a, const 
         size_t b_panel_bytes = (size_t)(nr * kc) * run->packed_size;
         for (int64_t i = 0; i < rows; i += mr) {
             const char *a_panel = a_block + (size_t)(i / mr) * a_panel_bytes;
-            for (int64_t j = 0; j < cols; j += nr)
-                kernel->microkernel(acc + i * run->acc_stride + j, run->acc_stride, a_panel,
+            for (int64_t j = 0; j < cols; j += nr) {
+                int64_t stride;
+                float *block = block_of(target, i, j, kernel->mr, kernel->nr, &stride);
+                kernel->microkernel(block, stride, a_panel,
                                     b_block + (size_t)(j / nr) * b_panel_bytes, kc, k0 > 0);
+            }
         }
     }
+}
+
+/* A loop for the short rows of narrow C (n = 9: a memcpy call per row cost more than the
+ * product), memcpy for long ones. */
+static void copy_floats(float *dst, const float *src, int64_t n)
+{
+    if (n >= 64) {
+        memcpy(dst, src, (size_t)n * sizeof(float));
+        return;
+    }
+    for (int64_t j = 0; j < n; j++) dst[j] = src[j];
 }
 
 static void compute_tile(const gemm_run *run, int64_t tile, char *workspace)
@@ -99,46 +145,67 @@ static void compute_tile(const gemm_run *run, int64_t tile, char *workspace)
     int64_t row0 = in_matrix / run->n_tiles * run->mc, col0 = in_matrix % run->n_tiles * run->nc;
     int64_t rows = min64(run->mc, desc->m - row0), cols = min64(run->nc, desc->n - col0);
 
-    ampc_gemm_matrix a = a_matrix(run, index);
-    const char *packed_b = run->packed_b + (size_t)index * run->packed_b_batch_bytes;
-    float *acc = (float *)(workspace + run->a_block_bytes);
-    multiply_tile(run, &a, packed_b, row0, rows, col0, cols, workspace, acc);
-
     size_t c_size = ampc_dtype_size(desc->c.dtype);
     int64_t c_offset = batch_offset(run, desc->c.batch_stride, index) + col0;
+    char *c_tile = (char *)desc->c.data + (size_t)(c_offset + row0 * desc->c.leading_dim) * c_size;
+    tile_target target = {(float *)(workspace + run->a_block_bytes), run->acc_stride, NULL,
+                          desc->c.leading_dim, 0, 0};
+    if (run->plain_copy) {
+        target.c = (float *)c_tile;
+        target.direct_rows = rows / run->kernel->mr * run->kernel->mr;
+        target.direct_cols = cols / run->kernel->nr * run->kernel->nr;
+    }
+    ampc_gemm_matrix a = a_matrix(run, index);
+    const char *packed_b = run->packed_b + (size_t)index * run->packed_b_batch_bytes;
+    multiply_tile(run, &a, packed_b, row0, rows, col0, cols, workspace, &target);
+
     for (int64_t i = 0; i < rows; i++) {
-        char *c = (char *)desc->c.data +
-                  (size_t)(c_offset + (row0 + i) * desc->c.leading_dim) * c_size;
-        ampc_gemm_epilogue_row_f32(&run->epilogue, c, acc + i * run->acc_stride, col0, cols);
+        char *c = c_tile + (size_t)(i * desc->c.leading_dim) * c_size;
+        const float *acc = target.acc + i * target.acc_stride;
+        if (!run->plain_copy) {
+            ampc_gemm_epilogue_row_f32(&run->epilogue, c, acc, col0, cols);
+        } else { /* only what was not computed in C */
+            int64_t done = i < target.direct_rows ? target.direct_cols : 0;
+            copy_floats((float *)c + done, acc + done, cols - done);
+        }
     }
 }
 
 /* ---- packing B ---- */
 
-/* Unit of work: one panel of one matrix, all its k blocks. */
-void ampc_gemm_pack_b_batch(const ampc_gemm_kernel *kernel, void *dst,
-                            const ampc_gemm_desc *desc, int64_t matrices, int threads)
+/* Unit of work: one panel of one matrix, all its k blocks. An orphaned omp for: it shares
+ * the units among the threads of the enclosing parallel region (and ends with its barrier),
+ * or runs them all when called outside one. */
+static void pack_b_units(const ampc_gemm_kernel *kernel, void *dst, const ampc_gemm_desc *desc,
+                         int64_t matrices)
 {
     int64_t panels = ceil_div(desc->n, kernel->nr);
     int64_t padded_k = ampc_gemm_padded_k(kernel->packing, desc->k);
     size_t matrix_bytes = ampc_gemm_packed_b_bytes(kernel, desc->k, desc->n);
     int64_t units = matrices * panels;
+#pragma omp for schedule(static)
+    for (int64_t unit = 0; unit < units; unit++) {
+        int64_t index = unit / panels, panel = unit % panels;
+        ampc_gemm_matrix b = b_matrix(desc, matrices > 1 ? index * desc->b.batch_stride : 0);
+        char *matrix = (char *)dst + (size_t)index * matrix_bytes;
+        for (int64_t k0 = 0; k0 < padded_k; k0 += kernel->kc) {
+            size_t offset = ampc_gemm_packed_b_offset(kernel, desc->k, desc->n, k0, panel);
+            ampc_gemm_pack_b_block(kernel->packing, matrix + offset, &b, panel * kernel->nr,
+                                   desc->n, k0, min64(kernel->kc, padded_k - k0), desc->k,
+                                   kernel->nr);
+        }
+    }
+}
+
+void ampc_gemm_pack_b_batch(const ampc_gemm_kernel *kernel, void *dst,
+                            const ampc_gemm_desc *desc, int64_t matrices, int threads)
+{
+    size_t matrix_bytes = ampc_gemm_packed_b_bytes(kernel, desc->k, desc->n);
     if ((size_t)matrices * matrix_bytes < ((size_t)1 << 16)) threads = 1;
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
         uint32_t caller_fpenv = ampc_fpenv_set_default(); /* the widening kernels want it */
-#pragma omp for schedule(static)
-        for (int64_t unit = 0; unit < units; unit++) {
-            int64_t index = unit / panels, panel = unit % panels;
-            ampc_gemm_matrix b = b_matrix(desc, matrices > 1 ? index * desc->b.batch_stride : 0);
-            char *matrix = (char *)dst + (size_t)index * matrix_bytes;
-            for (int64_t k0 = 0; k0 < padded_k; k0 += kernel->kc) {
-                size_t offset = ampc_gemm_packed_b_offset(kernel, desc->k, desc->n, k0, panel);
-                ampc_gemm_pack_b_block(kernel->packing, matrix + offset, &b, panel * kernel->nr,
-                                       desc->n, k0, min64(kernel->kc, padded_k - k0), desc->k,
-                                       kernel->nr);
-            }
-        }
+        pack_b_units(kernel, dst, desc, matrices);
         ampc_fpenv_restore(caller_fpenv);
     }
 }
@@ -174,6 +241,9 @@ static gemm_run plan_run(const ampc_gemm_desc *desc, const ampc_gemm_kernel *ker
 {
     gemm_run run = {.desc = desc, .kernel = kernel};
     run.epilogue = ampc_gemm_epilogue_f32_of(desc);
+    const ampc_gemm_epilogue_f32 *e = &run.epilogue;
+    run.plain_copy = e->alpha == 1.0f && e->beta == 0.0f && !e->bias &&
+                     e->activation == AMPC_ACTIVATION_NONE && e->c_dtype == AMPC_F32;
     run.batch = desc->batch > 1 ? desc->batch : 1;
     run.padded_k = ampc_gemm_padded_k(kernel->packing, desc->k);
     run.packed_size = ampc_gemm_packed_size(kernel->packing);
@@ -189,7 +259,9 @@ static int64_t b_matrices(const ampc_gemm_desc *desc)
 
 /* ---- the whole product ---- */
 
-static void run_tiles(const gemm_run *run, char *workspaces, int threads)
+/* B packing (unless prepacked) and then the tiles, in one parallel region: the packing's omp
+ * for ends with a barrier, so every tile sees all of B, and the threads wake only once. */
+static void run_tiles(const gemm_run *run, char *workspaces, char *b_to_pack, int threads)
 {
     int64_t tiles = run->batch * run->m_tiles * run->n_tiles;
     size_t workspace_bytes = run->a_block_bytes + run->acc_bytes;
@@ -197,6 +269,7 @@ static void run_tiles(const gemm_run *run, char *workspaces, int threads)
     {
         /* The chains must not depend on the caller's FTZ/DAZ or rounding mode. */
         uint32_t caller_fpenv = ampc_fpenv_set_default();
+        if (b_to_pack) pack_b_units(run->kernel, b_to_pack, run->desc, b_matrices(run->desc));
         char *workspace = workspaces + (size_t)omp_get_thread_num() * workspace_bytes;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t tile = 0; tile < tiles; tile++) compute_tile(run, tile, workspace);
@@ -228,22 +301,36 @@ static ampc_status multiply(const ampc_gemm_desc *desc, const ampc_gemm_kernel *
     }
     char *scratch = ampc_aligned_alloc(workspace_bytes + packed_bytes);
     if (!scratch) return ampc_fail_oom("ampc_gemm", workspace_bytes + packed_bytes);
-    if (desc->packed_b) {
-        run.packed_b = desc->packed_b->data;
-    } else {
-        run.packed_b = scratch + workspace_bytes;
-        ampc_gemm_pack_b_batch(kernel, scratch + workspace_bytes, desc, b_matrices(desc),
-                               threads);
-    }
-    run_tiles(&run, scratch, threads);
+    char *b_to_pack = desc->packed_b ? NULL : scratch + workspace_bytes;
+    run.packed_b = desc->packed_b ? desc->packed_b->data : b_to_pack;
+    run_tiles(&run, scratch, b_to_pack, threads);
     ampc_aligned_free(scratch);
     return AMPC_OK;
+}
+
+/* The kernel's narrow sibling (and B is not prepacked for the wide one) when n fits its
+ * columns, or when the wide tiles would leave a thread idle and the narrow ones would not
+ * (9 x 32 x 100352: one wide tile, since k is never split). The same chains, so the same
+ * bits, with fewer FMAs spent on padding columns. */
+static const ampc_gemm_kernel *kernel_for_shape(const ampc_gemm_desc *desc,
+                                                const ampc_gemm_kernel *kernel, int threads)
+{
+    const ampc_gemm_kernel *narrow = kernel->narrow;
+    if (!narrow || desc->packed_b) return kernel;
+    if (desc->n <= narrow->nr) return narrow;
+    threads = threads_for(desc, threads);
+    gemm_run wide = plan_run(desc, kernel, threads), slim = plan_run(desc, narrow, threads);
+    int64_t wide_tiles = wide.batch * wide.m_tiles * wide.n_tiles;
+    int64_t slim_tiles = slim.batch * slim.m_tiles * slim.n_tiles;
+    return wide_tiles < threads && slim_tiles > wide_tiles ? narrow : kernel;
 }
 
 ampc_status ampc_gemm_kernel_run(const ampc_gemm_desc *desc, const ampc_gemm_kernel *kernel,
                                  int threads)
 {
-    AMPC_ASSERT(kernel->packing == AMPC_GEMM_PACK_F32 || desc->a.dtype == AMPC_BF16);
+    kernel = kernel_for_shape(desc, kernel, threads);
+    AMPC_ASSERT(kernel->packing == AMPC_GEMM_PACK_F32 ? desc->a.dtype != AMPC_F64
+                                                      : desc->a.dtype == AMPC_BF16);
     if (ampc_gemm_has_product(desc)) return multiply(desc, kernel, threads);
     ampc_gemm_rows rows = ampc_gemm_rows_of_c(desc);
     ampc_gemm_epilogue_f32 epilogue = ampc_gemm_epilogue_f32_of(desc);

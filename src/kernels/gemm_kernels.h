@@ -4,8 +4,9 @@
  * How the pieces fit (docs/gemm.md has the full story):
  *   gemm.c           ampc_gemm and ampc_gemm_pack_b: validation, then one of two paths
  *   gemm_validate.c  every check of a descriptor, with the messages
- *   gemm_blas.c      F32 and F64 inputs: serial OpenBLAS on tiles of C, then the epilogue
- *   gemm_driver.c    F16 and BF16 inputs: pack, block, thread, run a microkernel, epilogue
+ *   gemm_blas.c      F64 (and F32) inputs: serial OpenBLAS on tiles of C, then the epilogue
+ *   gemm_driver.c    F16, BF16 (and F32 where OpenBLAS is generic) inputs: pack, block,
+ *                    thread, run a microkernel, epilogue
  *   gemm_pack.c      op(A) and op(B) into the panels a microkernel reads
  *   gemm_epilogue.c  alpha, beta * C, bias, activation, rounding to C's dtype
  *   gemm_scalar.c    the scalar microkernels: the reference every SIMD kernel is tested against
@@ -57,6 +58,9 @@ struct ampc_gemm_kernel {
     ampc_gemm_microkernel microkernel;
     /* A scalar kernel that gives the same bits (itself, for a scalar kernel). */
     const ampc_gemm_kernel *reference;
+    /* NULL, or a kernel with the same chains (so the same bits) on a narrower tile, which the
+     * driver runs instead when n fits its nr (and B is not prepacked for this one). */
+    const ampc_gemm_kernel *narrow;
 };
 
 /* 1, or 2 for k pairs. */
@@ -70,6 +74,7 @@ extern const ampc_gemm_kernel ampc_gemm_scalar_f32;
 extern const ampc_gemm_kernel ampc_gemm_scalar_bf16_pairs;
 extern const ampc_gemm_kernel ampc_gemm_avx2_f32;
 extern const ampc_gemm_kernel ampc_gemm_avx512_f32;
+extern const ampc_gemm_kernel ampc_gemm_avx512_f32_narrow;
 extern const ampc_gemm_kernel ampc_gemm_avx512_bf16_pairs;
 const ampc_gemm_kernel *const *ampc_gemm_kernels_all(size_t *count);
 
@@ -77,6 +82,11 @@ const ampc_gemm_kernel *const *ampc_gemm_kernels_all(size_t *count);
  * where it has none); NULL for other dtypes. ampc_gemm uses the active level's. */
 const ampc_gemm_kernel *ampc_gemm_kernel_at(ampc_isa level, ampc_dtype dtype);
 const ampc_gemm_kernel *ampc_gemm_kernel_active(ampc_dtype dtype);
+/* The level's fp32-FMA kernel, which also takes F32 inputs (packing them is a copy). */
+const ampc_gemm_kernel *ampc_gemm_f32_kernel_at(ampc_isa level);
+/* What F32 inputs run on: the active level's fp32 kernel when OpenBLAS runs a generic core
+ * and that level is AVX2 or above; NULL (OpenBLAS) otherwise. */
+const ampc_gemm_kernel *ampc_gemm_f32_kernel_active(void);
 /* The highest level whose own kernels run (what `ampc info` reports for the gemm family). */
 ampc_isa ampc_gemm_path(void);
 
@@ -85,7 +95,7 @@ ampc_isa ampc_gemm_path(void);
 /* op(X) of one matrix: element (row, column) is at data + (transposed ? column * leading_dim
  * + row : row * leading_dim + column). */
 typedef struct ampc_gemm_matrix {
-    ampc_dtype dtype; /* F16 or BF16 */
+    ampc_dtype dtype; /* F16 or BF16; F32 for the fp32 packing */
     const void *data;
     int64_t leading_dim;
     bool transposed;
@@ -102,6 +112,16 @@ void ampc_gemm_pack_b_block(ampc_gemm_packing packing, void *dst, const ampc_gem
                             int64_t col0, int64_t n, int64_t k0, int64_t kc, int64_t k_total,
                             int nr);
 int64_t ampc_gemm_padded_k(ampc_gemm_packing packing, int64_t k);
+/* dst[i * dst_stride + r] = src[r * src_stride + i] widened to fp32 (src of dtype F16, BF16
+ * or F32, src_stride in elements), for r < rows, i < columns (both <= 16), in AVX-512
+ * registers (gemm_avx512.c); the packers use it at the avx512 level and above. */
+void ampc_gemm_avx512_widen_transposed(float *dst, int64_t dst_stride, const void *src,
+                                       int64_t src_stride, ampc_dtype dtype, int rows,
+                                       int columns);
+/* dst[r * dst_stride + i] = src[r * src_stride + i] widened, for r < runs, i < count. */
+void ampc_gemm_avx512_widen_runs(float *dst, int64_t dst_stride, const void *src,
+                                 int64_t src_stride, ampc_dtype dtype, int64_t runs,
+                                 int64_t count);
 
 /* Packed op(B) of one k x n matrix for a kernel: for each block of kernel->kc values of k, the
  * ceil(n / nr) panels' parts of it, one after another, so that the block a tile streams
@@ -181,7 +201,10 @@ struct ampc_gemm_packed {
 
 typedef struct ampc_gemm_options {
     int threads;                    /* >= 1: ampc's OpenMP threads (OpenBLAS runs serial) */
-    const ampc_gemm_kernel *kernel; /* F16/BF16 inputs: NULL for the dispatched one */
+    /* F16/BF16 inputs: NULL for the dispatched one. F32 inputs: an fp32-packing kernel to run
+     * them on, or NULL for the dispatched path (ampc_gemm_f32_kernel_active, else OpenBLAS). */
+    const ampc_gemm_kernel *kernel;
+    bool f32_on_blas; /* F32 inputs on OpenBLAS whatever its core (tests of that path) */
 } ampc_gemm_options;
 
 /* ampc_gemm with these options: the public function is ampc_gemm_with(desc, {

@@ -5,10 +5,11 @@
  * its rows from one place; a B panel holds NR columns of op(B) the same way, which makes it
  * an A panel of op(B)^T: one packer serves both. A panel that reaches past the matrix is
  * zeroed before it is filled, so rows, columns and k values beyond the matrix are 0 (a padded
- * product is 0 * 0, never 0 * inf). For the fp32 packing the F16/BF16 values are widened by
- * the conversion kernels (exact), on runs that are contiguous in the source; runs that become
- * columns of a panel go through a small transposing buffer. The BF16 pair packing only moves
- * 16-bit values. */
+ * product is 0 * 0, never 0 * inf). For the fp32 packing the F16/BF16 values are widened
+ * (exactly; F32 values are copied) on runs that are contiguous in the source; runs that
+ * become columns of a panel go through a small transposing buffer (transposed 16 x 16 in
+ * AVX-512 registers at the avx512 level and above). The BF16 pair packing only moves 16-bit
+ * values. */
 #include <string.h>
 
 #include "core/error.h"
@@ -35,20 +36,32 @@ int64_t ampc_gemm_padded_k(ampc_gemm_packing packing, int64_t k)
 }
 
 /* Address of op(X)[row][column]. */
-static const uint16_t *element(const ampc_gemm_matrix *x, int64_t row, int64_t column)
+static const void *element(const ampc_gemm_matrix *x, int64_t row, int64_t column)
 {
     int64_t offset =
         x->transposed ? column * x->leading_dim + row : row * x->leading_dim + column;
-    return (const uint16_t *)x->data + offset;
+    return (const char *)x->data + (size_t)offset * ampc_dtype_size(x->dtype);
 }
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-static void widen(const ampc_convert_kernels *convert, float *dst, const uint16_t *src,
+/* F16 widened by the conversion kernels; BF16 is the top half of an fp32 (exact, inline: the
+ * packers widen many short runs, k = 9 or n = 10, where a call per run dominated); F32
+ * copied. */
+static void widen(const ampc_convert_kernels *convert, float *dst, const void *src,
                   ampc_dtype dtype, int64_t n)
 {
-    if (dtype == AMPC_F16) convert->f16_to_f32(dst, src, (size_t)n);
-    else convert->bf16_to_f32(dst, src, (size_t)n);
+    if (dtype == AMPC_F16) {
+        convert->f16_to_f32(dst, src, (size_t)n);
+    } else if (dtype == AMPC_BF16) {
+        const uint16_t *bits = src;
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t widened = (uint32_t)bits[i] << 16;
+            memcpy(dst + i, &widened, sizeof widened);
+        }
+    } else {
+        memcpy(dst, src, (size_t)n * sizeof(float));
+    }
 }
 
 /* Widens `runs` runs of `count` values (run r starts at src + r * src_stride) and stores them
@@ -56,15 +69,26 @@ static void widen(const ampc_convert_kernels *convert, float *dst, const uint16_
  * non-transposed A, or of a transposed B, becomes a column of its panel. Through an L1-sized
  * buffer, so that the panel is written in order. */
 static void widen_transposed(const ampc_convert_kernels *convert, float *dst, int64_t dst_stride,
-                             const uint16_t *src, int64_t src_stride, int64_t runs,
+                             const void *src, int64_t src_stride, int64_t runs,
                              int64_t count, ampc_dtype dtype)
 {
     float lines[MAX_RUNS][LINE];
     AMPC_ASSERT(runs <= MAX_RUNS);
+    size_t size = ampc_dtype_size(dtype);
+    if (ampc_gemm_path() >= AMPC_ISA_AVX512) { /* the same panel, 16 x 16 in registers */
+        for (int64_t r = 0; r < runs; r += 16)
+            for (int64_t i = 0; i < count; i += 16)
+                ampc_gemm_avx512_widen_transposed(
+                    dst + i * dst_stride + r, dst_stride,
+                    (const char *)src + (size_t)(r * src_stride + i) * size, src_stride, dtype,
+                    (int)min64(16, runs - r), (int)min64(16, count - i));
+        return;
+    }
     for (int64_t start = 0; start < count; start += LINE) {
         int64_t n = min64(LINE, count - start);
         for (int64_t r = 0; r < runs; r++)
-            widen(convert, lines[r], src + r * src_stride + start, dtype, n);
+            widen(convert, lines[r], (const char *)src + (size_t)(r * src_stride + start) * size,
+                  dtype, n);
         for (int64_t i = 0; i < n; i++)
             for (int64_t r = 0; r < runs; r++) dst[(start + i) * dst_stride + r] = lines[r][i];
     }
@@ -77,9 +101,14 @@ static void pack_f32_panel(const ampc_convert_kernels *convert, float *panel,
                            const ampc_gemm_matrix *x, int64_t row0, int64_t rows, int64_t k0,
                            int64_t k_valid, int width)
 {
-    if (x->transposed) { /* the rows' values of one k are contiguous */
-        for (int64_t kk = 0; kk < k_valid; kk++)
-            widen(convert, panel + kk * width, element(x, row0, k0 + kk), x->dtype, rows);
+    if (x->transposed && ampc_gemm_path() >= AMPC_ISA_AVX512) {
+        ampc_gemm_avx512_widen_runs(panel, width, element(x, row0, k0), x->leading_dim,
+                                    x->dtype, k_valid, rows);
+    } else if (x->transposed) { /* the rows' values of one k are contiguous */
+        const char *src = element(x, row0, k0);
+        size_t step = (size_t)x->leading_dim * ampc_dtype_size(x->dtype);
+        for (int64_t kk = 0; kk < k_valid; kk++, src += step)
+            widen(convert, panel + kk * width, src, x->dtype, rows);
     } else {
         widen_transposed(convert, panel, width, element(x, row0, k0), x->leading_dim, rows,
                          k_valid, x->dtype);
@@ -97,7 +126,7 @@ static void pack_pairs_panel(uint16_t *panel, const ampc_gemm_matrix *x, int64_t
 {
     if (x->transposed) {
         for (int64_t kk = 0; kk < k_valid; kk++) {
-            const uint16_t *src = element(x, row0, k0 + kk);
+            const uint16_t *src = element(x, row0, k0 + kk); /* BF16 only */
             for (int64_t r = 0; r < rows; r++) panel[pair_index(kk, r, width)] = src[r];
         }
     } else {

@@ -5,7 +5,8 @@
  * alpha, beta, bias and activation, against a long-double reference within the error bound
  * stated in gemm_testing.h; NaN and inf propagation; beta = 0 never reading C; k = 0 and
  * alpha = 0; empty products; the same bits for any thread count; packed B giving the same
- * bits as plain B; and the dispatched kernel giving the same bits as its scalar reference. */
+ * bits as plain B; the dispatched kernel giving the same bits as its scalar reference; and F32
+ * both on the level's fp32 kernel and on OpenBLAS, whichever of them ampc_gemm picks here. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -253,13 +254,64 @@ static void test_thread_counts_give_identical_bits(void **state)
         tc.bias = true;
         tc.activation = AMPC_ACTIVATION_GELU_TANH;
         size_t bytes_1, bytes_2, bytes_3;
-        void *one = run_for_bytes(&tc, &(ampc_gemm_options){1, NULL}, &bytes_1);
-        void *two = run_for_bytes(&tc, &(ampc_gemm_options){2, NULL}, &bytes_2);
-        void *three = run_for_bytes(&tc, &(ampc_gemm_options){3, NULL}, &bytes_3);
+        void *one = run_for_bytes(&tc, &(ampc_gemm_options){1, NULL, false}, &bytes_1);
+        void *two = run_for_bytes(&tc, &(ampc_gemm_options){2, NULL, false}, &bytes_2);
+        void *three = run_for_bytes(&tc, &(ampc_gemm_options){3, NULL, false}, &bytes_3);
         assert_same_bits(&tc, one, two, bytes_1, "1 vs 2 threads");
         assert_same_bits(&tc, one, three, bytes_1, "1 vs 3 threads");
         free(one), free(two), free(three);
     }
+}
+
+/* F32 on OpenBLAS whatever its core (it runs on ampc's kernel where the core is generic): the
+ * grid of tiles is cut by the shape alone, many tiles here, and the bits do not move. */
+static void test_f32_on_openblas_gives_identical_bits_for_any_thread_count(void **state)
+{
+    (void)state;
+    const int64_t shapes[][3] = {{600, 1100, 40}, {256, 256, 256}, {128, 1000, 100}};
+    for (size_t s = 0; s < 3; s++) {
+        gemm_case tc = plain_case(AMPC_F32, (int)s, shapes[s][0], shapes[s][1], shapes[s][2]);
+        tc.c_dtype = c_dtype_for(AMPC_F32, (unsigned)s);
+        tc.bias = true;
+        size_t bytes;
+        void *one = run_for_bytes(&tc, &(ampc_gemm_options){1, NULL, true}, &bytes);
+        void *two = run_for_bytes(&tc, &(ampc_gemm_options){2, NULL, true}, &bytes);
+        void *three = run_for_bytes(&tc, &(ampc_gemm_options){3, NULL, true}, &bytes);
+        assert_same_bits(&tc, one, two, bytes, "OpenBLAS F32, 1 vs 2 threads");
+        assert_same_bits(&tc, one, three, bytes, "OpenBLAS F32, 1 vs 3 threads");
+        free(one), free(two), free(three);
+        run_case(&tc, &(ampc_gemm_options){2, NULL, true});
+    }
+}
+
+/* F32 through the level's fp32 kernel (what it runs on where OpenBLAS is generic) and through
+ * OpenBLAS: both within the bound, the kernel with its scalar reference's bits. */
+static void test_f32_on_the_levels_kernel_and_on_openblas(void **state)
+{
+    (void)state;
+    const ampc_gemm_kernel *kernel = ampc_gemm_f32_kernel_at(ampc_gemm_path());
+    assert_non_null(kernel);
+    unsigned seed = 5;
+    for (int transposes = 0; transposes < 4; transposes++)
+        for (int i = 0; i < 6; i++) {
+            int64_t m = odd_sizes[next_random(&seed) % ODD_SIZES];
+            int64_t n = odd_sizes[next_random(&seed) % ODD_SIZES];
+            int64_t k = odd_sizes[next_random(&seed) % ODD_SIZES] * (i == 5 ? 5 : 1);
+            gemm_case tc = plain_case(AMPC_F32, transposes, m, n, k);
+            tc.c_dtype = c_dtype_for(AMPC_F32, (unsigned)i);
+            tc.beta = i % 2 ? 0.5 : 0;
+            tc.bias = i % 3 == 0;
+            tc.column_gap = i % 3;
+            tc.seed = seed;
+            run_case(&tc, &(ampc_gemm_options){2, kernel, false});
+            run_case(&tc, &(ampc_gemm_options){2, NULL, true});
+            size_t bytes;
+            void *fast = run_for_bytes(&tc, &(ampc_gemm_options){2, kernel, false}, &bytes);
+            void *slow = run_for_bytes(&tc, &(ampc_gemm_options){1, kernel->reference, false},
+                                       &bytes);
+            assert_same_bits(&tc, fast, slow, bytes, kernel->name);
+            free(fast), free(slow);
+        }
 }
 
 static void test_packed_b_gives_the_bits_of_plain_b(void **state)
@@ -300,8 +352,9 @@ static void test_dispatched_kernel_gives_the_bits_of_its_scalar_reference(void *
             tc.beta = 1;
             tc.c_dtype = AMPC_BF16;
             size_t bytes;
-            void *fast = run_for_bytes(&tc, &(ampc_gemm_options){2, kernel}, &bytes);
-            void *slow = run_for_bytes(&tc, &(ampc_gemm_options){1, kernel->reference}, &bytes);
+            void *fast = run_for_bytes(&tc, &(ampc_gemm_options){2, kernel, false}, &bytes);
+            void *slow =
+                run_for_bytes(&tc, &(ampc_gemm_options){1, kernel->reference, false}, &bytes);
             assert_same_bits(&tc, fast, slow, bytes, kernel->name);
             free(fast), free(slow);
         }
@@ -327,7 +380,8 @@ static void test_results_ignore_the_callers_flush_to_zero(void **state)
                 o.b.values[i] = store_value(o.b.data, o.b.dtype, i, ldexp(o.b.values[i], -64));
             unsigned caller = _mm_getcsr();
             if (pass) _mm_setcsr(caller | ftz_daz);
-            assert_int_equal(ampc_gemm_with(&o.desc, &(ampc_gemm_options){2, NULL}), AMPC_OK);
+            ampc_gemm_options options = {2, NULL, false};
+            assert_int_equal(ampc_gemm_with(&o.desc, &options), AMPC_OK);
             assert_int_equal(_mm_getcsr() & ~0x3Fu, (pass ? caller | ftz_daz : caller) & ~0x3Fu);
             _mm_setcsr(caller);
             bytes = (size_t)matrix_elements(&o.c) * ampc_dtype_size(o.c.dtype);
@@ -369,6 +423,8 @@ int main(void)
         cmocka_unit_test(test_alpha_zero_reads_neither_a_nor_b),
         cmocka_unit_test(test_empty_products_do_nothing),
         cmocka_unit_test(test_thread_counts_give_identical_bits),
+        cmocka_unit_test(test_f32_on_openblas_gives_identical_bits_for_any_thread_count),
+        cmocka_unit_test(test_f32_on_the_levels_kernel_and_on_openblas),
         cmocka_unit_test(test_packed_b_gives_the_bits_of_plain_b),
         cmocka_unit_test(test_dispatched_kernel_gives_the_bits_of_its_scalar_reference),
         cmocka_unit_test(test_results_ignore_the_callers_flush_to_zero),

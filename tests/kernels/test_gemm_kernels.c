@@ -1,5 +1,6 @@
 /* Tests for the GEMM microkernels themselves (src/kernels/gemm_<isa>.c, gemm_scalar.c): every
- * kernel this CPU can run, dispatched or not, reached through ampc_gemm_with, gives the bits
+ * kernel this CPU can run, dispatched or not, reached through ampc_gemm_with (fp32 ones with
+ * F32 inputs too, whichever path ampc_gemm picks for F32 here), gives the bits
  * of its scalar reference and meets the error bound of gemm_testing.h, on shapes that cross
  * every edge of its tile and every cache block. The VDPBF16PS kernel is also compared with
  * its emulation on BF16 denormals, which it flushes. */
@@ -39,7 +40,7 @@ static void check_kernel_on_shapes(const ampc_gemm_kernel *kernel, ampc_dtype dt
                         .n = shapes[s][1], .k = shapes[s][2], .batch = 1, .alpha = 1,
                         .beta = s % 3 ? 0.0 : 1.0, .column_gap = (int64_t)s % 3,
                         .seed = 77u + (uint32_t)s};
-        ampc_gemm_options fast = {2, kernel}, reference = {1, kernel->reference};
+        ampc_gemm_options fast = {2, kernel, false}, reference = {1, kernel->reference, false};
         run_case(&tc, &fast);
         size_t bytes;
         void *got = run_for_bytes(&tc, &fast, &bytes);
@@ -61,7 +62,9 @@ static void test_every_kernel_matches_its_reference_and_the_bound(void **state)
             continue;
         }
         check_kernel_on_shapes(kernels[i], AMPC_BF16);
-        if (kernels[i]->packing == AMPC_GEMM_PACK_F32) check_kernel_on_shapes(kernels[i], AMPC_F16);
+        if (kernels[i]->packing != AMPC_GEMM_PACK_F32) continue;
+        check_kernel_on_shapes(kernels[i], AMPC_F16);
+        check_kernel_on_shapes(kernels[i], AMPC_F32);
     }
 }
 
@@ -71,18 +74,21 @@ static void test_fp32_kernels_agree_with_each_other(void **state)
     (void)state;
     const ampc_gemm_kernel *kernels[] = {&ampc_gemm_scalar_f32, &ampc_gemm_avx2_f32,
                                          &ampc_gemm_avx512_f32};
-    gemm_case tc = {.dtype = AMPC_F16, .c_dtype = AMPC_F32, .m = 77, .n = 90, .k = 700,
-                    .batch = 2, .alpha = 0.75, .beta = 0.5, .bias = true,
-                    .activation = AMPC_ACTIVATION_GELU_ERF, .column_gap = 1, .batch_gap = 5};
-    size_t bytes;
-    void *first = run_for_bytes(&tc, &(ampc_gemm_options){2, kernels[0]}, &bytes);
-    for (size_t i = 1; i < 3; i++) {
-        if (!runs_here(kernels[i])) continue;
-        void *other = run_for_bytes(&tc, &(ampc_gemm_options){2, kernels[i]}, &bytes);
-        assert_same_bits(&tc, first, other, bytes, kernels[i]->name);
-        free(other);
+    const ampc_dtype dtypes[] = {AMPC_F16, AMPC_F32};
+    for (size_t d = 0; d < 2; d++) {
+        gemm_case tc = {.dtype = dtypes[d], .c_dtype = AMPC_F32, .m = 77, .n = 90, .k = 700,
+                        .batch = 2, .alpha = 0.75, .beta = 0.5, .bias = true,
+                        .activation = AMPC_ACTIVATION_GELU_ERF, .column_gap = 1, .batch_gap = 5};
+        size_t bytes;
+        void *first = run_for_bytes(&tc, &(ampc_gemm_options){2, kernels[0], false}, &bytes);
+        for (size_t i = 1; i < 3; i++) {
+            if (!runs_here(kernels[i])) continue;
+            void *other = run_for_bytes(&tc, &(ampc_gemm_options){2, kernels[i], false}, &bytes);
+            assert_same_bits(&tc, first, other, bytes, kernels[i]->name);
+            free(other);
+        }
+        free(first);
     }
-    free(first);
 }
 
 /* BF16 denormals (and products that underflow) where VDPBF16PS flushes them: the kernel still
@@ -104,8 +110,8 @@ static void test_vdpbf16ps_kernel_flushes_denormals_like_its_emulation(void **st
         fast.a.values[i] = store_value(fast.a.data, AMPC_BF16, i, tiny);
         slow.a.values[i] = store_value(slow.a.data, AMPC_BF16, i, tiny);
     }
-    assert_int_equal(ampc_gemm_with(&fast.desc, &(ampc_gemm_options){2, kernel}), AMPC_OK);
-    assert_int_equal(ampc_gemm_with(&slow.desc, &(ampc_gemm_options){1, kernel->reference}),
+    assert_int_equal(ampc_gemm_with(&fast.desc, &(ampc_gemm_options){2, kernel, false}), AMPC_OK);
+    assert_int_equal(ampc_gemm_with(&slow.desc, &(ampc_gemm_options){1, kernel->reference, false}),
                      AMPC_OK);
     assert_same_bits(&tc, fast.c.data, slow.c.data,
                      (size_t)matrix_elements(&fast.c) * sizeof(float), kernel->name);

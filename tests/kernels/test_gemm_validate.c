@@ -207,7 +207,7 @@ static void test_packed_b_for_another_kernel_layout_is_refused(void **state)
     desc.packed_b = packed;
     float before[64];
     memcpy(before, c_data, sizeof before);
-    ampc_gemm_options options = {1, &ampc_gemm_scalar_f32};
+    ampc_gemm_options options = {1, &ampc_gemm_scalar_f32, false};
     assert_int_equal(ampc_gemm_with(&desc, &options), AMPC_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(ampc_error_message(), "packed for the scalar vdpbf16ps emulation"));
     assert_non_null(strstr(ampc_error_message(), "pack it again"));
