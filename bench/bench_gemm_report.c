@@ -511,7 +511,7 @@ static void print_training(const gemm_run *run)
     if (run->blas_count > 1) { /* a line naming the core over each F32 / OpenBLAS group */
         printf("%*s", 58 + (run->have_onednn ? 15 : 0), "");
         for (int blas = 0; blas < run->blas_count; blas++) {
-            char group[32];
+            char group[64]; /* room for any core name OpenBLAS reports (< 32 bytes) */
             snprintf(group, sizeof group, "OpenBLAS core %s", run->blas_cores[blas]);
             printf(blas + 1 < run->blas_count ? " %-23s" : " %s", group);
         }
