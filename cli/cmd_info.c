@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "kernels/gemm_kernels.h"
 
 static const char info_usage[] =
     "usage: ampc info [--json]\n\n"
@@ -53,6 +54,8 @@ static json_t *info_object(void)
     json_object_set_new(info, "threads", json_integer(ampc_num_threads()));
     json_object_set_new(info, "kernels", kernels_object());
     json_object_set_new(info, "openblas_core", json_string(ampc_gemm_blas_core()));
+    const ampc_gemm_kernel *f32_kernel = ampc_gemm_f32_kernel_active();
+    json_object_set_new(info, "gemm_f32", json_string(f32_kernel ? f32_kernel->name : "OpenBLAS"));
     return info;
 }
 
@@ -81,11 +84,17 @@ static void print_text(const json_t *info)
     json_object_foreach((json_t *)json_object_get(info, "kernels"), name, value)
         printf("  %-10s %s\n", name, json_string_value(value));
     const char *blas_core = json_string_value(json_object_get(info, "openblas_core"));
-    printf("  %-10s OpenBLAS, %s kernels\n", "f32/f64", blas_core);
+    const char *f32_path = json_string_value(json_object_get(info, "gemm_f32"));
+    if (strcmp(f32_path, "OpenBLAS") == 0)
+        printf("  %-10s OpenBLAS, %s kernels\n", "gemm f32", blas_core);
+    else
+        printf("  %-10s %s (OpenBLAS's %s kernels are generic)\n", "gemm f32", f32_path,
+               blas_core);
+    printf("  %-10s OpenBLAS, %s kernels\n", "gemm f64", blas_core);
     if (ampc_gemm_blas_core_is_generic() && ampc_cpu_has(AMPC_FEATURE_AVX512F))
         printf("warning:     OpenBLAS does not recognise this CPU and chose its generic %s "
                "kernels;\n             export OPENBLAS_CORETYPE=SkylakeX before starting for "
-               "several times faster F32/F64 GEMM\n", blas_core);
+               "several times faster F64 GEMM\n", blas_core);
 }
 
 int cli_info(int argc, char **argv)
