@@ -38,7 +38,9 @@ static const kernel_set own_kernels[AMPC_ISA_COUNT] = {
 
 static const ampc_gemm_kernel *const all_kernels[] = {
     &ampc_gemm_scalar_f32, &ampc_gemm_scalar_bf16_pairs, &ampc_gemm_avx2_f32,
-    &ampc_gemm_avx512_f32, &ampc_gemm_avx512_f32_narrow, &ampc_gemm_avx512_bf16_pairs,
+    &ampc_gemm_avx512_f32, &ampc_gemm_avx512_f32_narrow, &ampc_gemm_avx512_f32_short,
+    &ampc_gemm_avx512_f32_few_rows,
+    &ampc_gemm_avx512_bf16_pairs,
 };
 
 static kernel_set complete_kernels[AMPC_ISA_COUNT];

@@ -1,5 +1,6 @@
 /* AVX-512 fp32 GEMM microkernels: a 14 x 32 tile of C in 28 zmm accumulators (and a 14 x 16
- * one for narrow products).
+ * one for narrow products, 9 x 16 for narrow ones with m <= 9, an 8 x 32 one for C rows
+ * 4 KiB apart).
  *
  * Per k: the two zmm of the B panel's row, and for each of the 14 rows one A value broadcast
  * (folded into the FMA as an embedded {1to16} broadcast) feeding two FMAs. 28 independent
@@ -14,13 +15,21 @@
 
 enum { MR = 14, NR = 32 };
 enum { NARROW_MR = 14, NARROW_NR = 16 }; /* for n <= 16: one zmm per row */
+enum { FEW_MR = 9 };    /* for m <= 9 on the narrow tile (9 x 32 x 100352) */
+enum { SHORT_MR = 8 }; /* for C rows 4 KiB apart: fewer rows in one L1 set (below) */
 enum { PREFETCH_K = 16 }; /* B rows ahead to fetch into L1: the B panel streams from L2 */
+enum { KC = 256 };
+/* Floats between the rows of an A panel packed by rows (a multiple of 16 plus one cache line,
+ * so that the 14 rows do not pile up in a few L1 sets). */
+enum { A_ROW_STRIDE = KC + 16 };
 
-/* An mr x (16 * vectors) tile; mr and vectors are constants at both call sites, so the loops
- * unroll and c stays in registers. */
+/* An mr x (16 * vectors) tile; mr, vectors and a_row_stride are constants at every call site,
+ * so the loops unroll and c stays in registers. The A panel is [kc][mr] (a_row_stride 0) or,
+ * packed by rows, [mr][a_row_stride]: the same values broadcast in the same order, so the same
+ * chains, but a row-major A is then widened without a transpose. */
 static inline __attribute__((always_inline)) void
-f32_tile(int mr, int vectors, float *acc, int64_t acc_stride, const float *a, const float *b,
-         int64_t kc, bool accumulate)
+f32_tile(int mr, int vectors, int a_row_stride, float *acc, int64_t acc_stride, const float *a,
+         const float *b, int64_t kc, bool accumulate)
 {
     int nr = 16 * vectors;
     __m512 c[MR][2];
@@ -45,7 +54,8 @@ f32_tile(int mr, int vectors, float *acc, int64_t acc_stride, const float *a, co
         }
 #pragma GCC unroll 14
         for (int r = 0; r < mr; r++) {
-            __m512 ar = _mm512_set1_ps(a[kk * mr + r]);
+            float a_value = a_row_stride ? a[r * a_row_stride + kk] : a[kk * mr + r];
+            __m512 ar = _mm512_set1_ps(a_value);
 #pragma GCC unroll 2
             for (int v = 0; v < vectors; v++) c[r][v] = _mm512_fmadd_ps(ar, bv[v], c[r][v]);
         }
@@ -59,13 +69,53 @@ f32_tile(int mr, int vectors, float *acc, int64_t acc_stride, const float *a, co
 static void f32_microkernel(float *acc, int64_t acc_stride, const void *a_panel,
                             const void *b_panel, int64_t kc, bool accumulate)
 {
-    f32_tile(MR, NR / 16, acc, acc_stride, a_panel, b_panel, kc, accumulate);
+    f32_tile(MR, NR / 16, 0, acc, acc_stride, a_panel, b_panel, kc, accumulate);
+}
+
+static void f32_a_rows_microkernel(float *acc, int64_t acc_stride, const void *a_panel,
+                                   const void *b_panel, int64_t kc, bool accumulate)
+{
+    f32_tile(MR, NR / 16, A_ROW_STRIDE, acc, acc_stride, a_panel, b_panel, kc, accumulate);
+}
+
+static void f32_short_microkernel(float *acc, int64_t acc_stride, const void *a_panel,
+                                  const void *b_panel, int64_t kc, bool accumulate)
+{
+    f32_tile(SHORT_MR, NR / 16, 0, acc, acc_stride, a_panel, b_panel, kc, accumulate);
+}
+
+static void f32_short_a_rows_microkernel(float *acc, int64_t acc_stride, const void *a_panel,
+                                         const void *b_panel, int64_t kc, bool accumulate)
+{
+    f32_tile(SHORT_MR, NR / 16, A_ROW_STRIDE, acc, acc_stride, a_panel, b_panel, kc,
+             accumulate);
+}
+
+static void f32_few_rows_microkernel(float *acc, int64_t acc_stride, const void *a_panel,
+                                     const void *b_panel, int64_t kc, bool accumulate)
+{
+    f32_tile(FEW_MR, NARROW_NR / 16, 0, acc, acc_stride, a_panel, b_panel, kc, accumulate);
+}
+
+static void f32_few_rows_a_rows_microkernel(float *acc, int64_t acc_stride,
+                                            const void *a_panel, const void *b_panel,
+                                            int64_t kc, bool accumulate)
+{
+    f32_tile(FEW_MR, NARROW_NR / 16, A_ROW_STRIDE, acc, acc_stride, a_panel, b_panel, kc,
+             accumulate);
 }
 
 static void f32_narrow_microkernel(float *acc, int64_t acc_stride, const void *a_panel,
                                    const void *b_panel, int64_t kc, bool accumulate)
 {
-    f32_tile(NARROW_MR, NARROW_NR / 16, acc, acc_stride, a_panel, b_panel, kc, accumulate);
+    f32_tile(NARROW_MR, NARROW_NR / 16, 0, acc, acc_stride, a_panel, b_panel, kc, accumulate);
+}
+
+static void f32_narrow_a_rows_microkernel(float *acc, int64_t acc_stride, const void *a_panel,
+                                          const void *b_panel, int64_t kc, bool accumulate)
+{
+    f32_tile(NARROW_MR, NARROW_NR / 16, A_ROW_STRIDE, acc, acc_stride, a_panel, b_panel, kc,
+             accumulate);
 }
 
 /* ---- packing: a 16 x 16 transpose in registers ---- */
@@ -144,12 +194,36 @@ const ampc_gemm_kernel ampc_gemm_avx512_f32 = {
     .packing = AMPC_GEMM_PACK_F32,
     .mr = MR,
     .nr = NR,
-    .kc = 256,
+    .kc = KC,
     .mc = 280,
     .nc = 1024,
     .microkernel = f32_microkernel,
+    .a_rows_microkernel = f32_a_rows_microkernel,
+    .a_row_stride = A_ROW_STRIDE,
     .reference = &ampc_gemm_scalar_f32,
     .narrow = &ampc_gemm_avx512_f32_narrow,
+    .short_rows = &ampc_gemm_avx512_f32_short,
+};
+
+/* The same chains on an 8 x 32 tile, for C computed in place with rows a multiple of 4 KiB
+ * apart (n = 1024, F32) and one k block: the 14 x 32 tile's 14 rows of C fall in the same L1
+ * set, which has 12 ways (also holding A, B and the next block's prefetched lines), so its
+ * stores evicted each other. 128 x 1024 x 10 NT, 2 threads: 84 GFLOP/s with 14 rows, 108
+ * with C rows 4160 bytes apart; 87, 111, 117, 114 with 12, 10, 8, 6 rows. B's layout is the
+ * wide kernel's. */
+const ampc_gemm_kernel ampc_gemm_avx512_f32_short = {
+    .name = "avx512 fp32 fma 8x32",
+    .level = AMPC_ISA_AVX512,
+    .packing = AMPC_GEMM_PACK_F32,
+    .mr = SHORT_MR,
+    .nr = NR,
+    .kc = KC,
+    .mc = 272,
+    .nc = 1024,
+    .microkernel = f32_short_microkernel,
+    .a_rows_microkernel = f32_short_a_rows_microkernel,
+    .a_row_stride = A_ROW_STRIDE,
+    .reference = &ampc_gemm_scalar_f32,
 };
 
 /* The same chains on a 14 x 16 tile, for products whose n fits 16 columns (n = 9 or 10 in
@@ -162,9 +236,30 @@ const ampc_gemm_kernel ampc_gemm_avx512_f32_narrow = {
     .packing = AMPC_GEMM_PACK_F32,
     .mr = NARROW_MR,
     .nr = NARROW_NR,
-    .kc = 256,
+    .kc = KC,
     .mc = 280,
     .nc = 1024,
     .microkernel = f32_narrow_microkernel,
+    .a_rows_microkernel = f32_narrow_a_rows_microkernel,
+    .a_row_stride = A_ROW_STRIDE,
+    .reference = &ampc_gemm_scalar_f32,
+    .few_rows = &ampc_gemm_avx512_f32_few_rows,
+};
+
+/* The narrow kernel's chains on 9 x 16, for m <= 9: 9 x 32 x 100352 (a long k, so one tile
+ * per 16 columns, one per thread) spent 5 of the 14 x 16 tile's rows on padding. 9 chains
+ * still cover the FMA latency (4 cycles x 2 ports). B's layout is the narrow kernel's. */
+const ampc_gemm_kernel ampc_gemm_avx512_f32_few_rows = {
+    .name = "avx512 fp32 fma 9x16",
+    .level = AMPC_ISA_AVX512,
+    .packing = AMPC_GEMM_PACK_F32,
+    .mr = FEW_MR,
+    .nr = NARROW_NR,
+    .kc = KC,
+    .mc = 279,
+    .nc = 1024,
+    .microkernel = f32_few_rows_microkernel,
+    .a_rows_microkernel = f32_few_rows_a_rows_microkernel,
+    .a_row_stride = A_ROW_STRIDE,
     .reference = &ampc_gemm_scalar_f32,
 };

@@ -3,7 +3,8 @@
  * one thread.
  *
  *   all of B       packed up front, in parallel, into ceil(n / NR) panels per matrix of the
- *                  batch (one set when B is shared: packed_b, or batch_stride 0)
+ *                  batch (one set when B is shared: packed_b, or batch_stride 0); or, with
+ *                  a single row tile, each B block by the one tile that reads it
  *   C tile         up to MC rows x NC columns of one matrix: the unit of work
  *     k block      KC values of k, in increasing order: the tile's rows of op(A) packed into
  *                  MR-row panels, then each A panel (it stays in L1) meets every NR-column B
@@ -25,6 +26,8 @@
 
 /* Below this many multiply-adds, one thread finishes before the others would wake. */
 #define PARALLEL_MIN_MACS ((int64_t)1 << 18)
+/* Shorter k packs A through the transpose even where the kernel could read it by rows. */
+#define A_ROWS_MIN_K 64
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
@@ -48,7 +51,11 @@ typedef struct gemm_run {
     size_t packed_size;         /* bytes per packed element */
     const char *packed_b;
     size_t packed_b_batch_bytes; /* between matrices of the batch; 0 when B is shared */
-    size_t a_block_bytes, acc_bytes; /* per-thread workspace */
+    /* One tile per column range (a single row tile, batch 1): each B block is read by one
+     * tile only, so the tile packs it into its workspace, where it stays in L2, instead of
+     * all of B being packed up front and streamed back (9 x 32 x 100352: 13 MB each way). */
+    bool b_in_tiles;
+    size_t a_block_bytes, b_block_bytes, acc_bytes; /* per-thread workspace */
 } gemm_run;
 
 static int64_t batch_offset(const gemm_run *run, int64_t stride, int64_t index)
@@ -98,28 +105,54 @@ static float *block_of(const tile_target *t, int64_t i, int64_t j, int mr, int n
     return t->acc + i * t->acc_stride + j;
 }
 
+/* Whether A is packed by rows: op(A)'s rows run along k, the kernel can read that, and k is
+ * long enough to fill them (k = 9 is faster through the transpose: 9 of the 272 floats of
+ * each row would each cost a cache line). */
+static bool a_by_rows(const gemm_run *run, const ampc_gemm_matrix *a)
+{
+    return run->kernel->a_rows_microkernel && !a->transposed && run->desc->k >= A_ROWS_MIN_K;
+}
+
 /* The k blocks of one tile, in order. For each block, each MR-row A panel (L1) meets every
  * NR-column B panel of the tile's block (L2). */
 static void multiply_tile(const gemm_run *run, const ampc_gemm_matrix *a, const char *packed_b,
                           int64_t row0, int64_t rows, int64_t col0, int64_t cols,
-                          char *a_block, const tile_target *target)
+                          char *a_block, char *b_workspace, const tile_target *target)
 {
     const ampc_gemm_kernel *kernel = run->kernel;
     const ampc_gemm_desc *desc = run->desc;
     int64_t mr = kernel->mr, nr = kernel->nr;
+    ampc_gemm_microkernel microkernel = a_by_rows(run, a) ? kernel->a_rows_microkernel
+                                                          : kernel->microkernel;
     for (int64_t k0 = 0; k0 < run->padded_k; k0 += kernel->kc) {
         int64_t kc = min64(kernel->kc, run->padded_k - k0);
-        ampc_gemm_pack_a(kernel->packing, a_block, a, row0, rows, k0, kc, desc->k, kernel->mr);
-        const char *b_block =
-            packed_b + ampc_gemm_packed_b_offset(kernel, desc->k, desc->n, k0, col0 / nr);
-        size_t a_panel_bytes = (size_t)(mr * kc) * run->packed_size;
+        size_t a_panel_bytes;
+        if (a_by_rows(run, a)) {
+            ampc_gemm_pack_a_rows((float *)a_block, a, row0, rows, k0, kc, desc->k, kernel->mr,
+                                  kernel->a_row_stride);
+            a_panel_bytes = (size_t)(mr * kernel->a_row_stride) * sizeof(float);
+        } else {
+            ampc_gemm_pack_a(kernel->packing, a_block, a, row0, rows, k0, kc, desc->k, kernel->mr);
+            a_panel_bytes = (size_t)(mr * kc) * run->packed_size;
+        }
         size_t b_panel_bytes = (size_t)(nr * kc) * run->packed_size;
+        const char *b_block = b_workspace;
+        if (run->b_in_tiles) {
+            ampc_gemm_matrix b = b_matrix(desc, 0);
+            for (int64_t j = 0; j < cols; j += nr)
+                ampc_gemm_pack_b_block(kernel->packing,
+                                       b_workspace + (size_t)(j / nr) * b_panel_bytes, &b,
+                                       col0 + j, desc->n, k0, kc, desc->k, kernel->nr);
+        } else {
+            b_block = packed_b +
+                      ampc_gemm_packed_b_offset(kernel, desc->k, desc->n, k0, col0 / nr);
+        }
         for (int64_t i = 0; i < rows; i += mr) {
             const char *a_panel = a_block + (size_t)(i / mr) * a_panel_bytes;
             for (int64_t j = 0; j < cols; j += nr) {
                 int64_t stride;
                 float *block = block_of(target, i, j, kernel->mr, kernel->nr, &stride);
-                kernel->microkernel(block, stride, a_panel,
+                microkernel(block, stride, a_panel,
                                     b_block + (size_t)(j / nr) * b_panel_bytes, kc, k0 > 0);
             }
         }
@@ -157,9 +190,13 @@ static void compute_tile(const gemm_run *run, int64_t tile, char *workspace)
     }
     ampc_gemm_matrix a = a_matrix(run, index);
     const char *packed_b = run->packed_b + (size_t)index * run->packed_b_batch_bytes;
-    multiply_tile(run, &a, packed_b, row0, rows, col0, cols, workspace, &target);
+    multiply_tile(run, &a, packed_b, row0, rows, col0, cols, workspace,
+                  workspace + run->a_block_bytes + run->acc_bytes, &target);
 
-    for (int64_t i = 0; i < rows; i++) {
+    /* With a plain copy, rows computed in C all through need nothing more (k = 9: a loop over
+     * them cost a sixth of 100352 x 32 x 9). */
+    int64_t first = run->plain_copy && target.direct_cols == cols ? target.direct_rows : 0;
+    for (int64_t i = first; i < rows; i++) {
         char *c = c_tile + (size_t)(i * desc->c.leading_dim) * c_size;
         const float *acc = target.acc + i * target.acc_stride;
         if (!run->plain_copy) {
@@ -173,27 +210,27 @@ static void compute_tile(const gemm_run *run, int64_t tile, char *workspace)
 
 /* ---- packing B ---- */
 
-/* Unit of work: one panel of one matrix, all its k blocks. An orphaned omp for: it shares
- * the units among the threads of the enclosing parallel region (and ends with its barrier),
- * or runs them all when called outside one. */
+/* Unit of work: one k block of one panel of one matrix (a narrow B, n = 10 and k = 1024, is
+ * one panel, which left the other thread waiting). An orphaned omp for: it shares the units
+ * among the threads of the enclosing parallel region (and ends with its barrier), or runs
+ * them all when called outside one. */
 static void pack_b_units(const ampc_gemm_kernel *kernel, void *dst, const ampc_gemm_desc *desc,
                          int64_t matrices)
 {
     int64_t panels = ceil_div(desc->n, kernel->nr);
     int64_t padded_k = ampc_gemm_padded_k(kernel->packing, desc->k);
+    int64_t k_blocks = ceil_div(padded_k, kernel->kc);
     size_t matrix_bytes = ampc_gemm_packed_b_bytes(kernel, desc->k, desc->n);
-    int64_t units = matrices * panels;
+    int64_t units = matrices * panels * k_blocks;
 #pragma omp for schedule(static)
     for (int64_t unit = 0; unit < units; unit++) {
-        int64_t index = unit / panels, panel = unit % panels;
+        int64_t index = unit / (panels * k_blocks), in_matrix = unit % (panels * k_blocks);
+        int64_t panel = in_matrix / k_blocks, k0 = in_matrix % k_blocks * kernel->kc;
         ampc_gemm_matrix b = b_matrix(desc, matrices > 1 ? index * desc->b.batch_stride : 0);
         char *matrix = (char *)dst + (size_t)index * matrix_bytes;
-        for (int64_t k0 = 0; k0 < padded_k; k0 += kernel->kc) {
-            size_t offset = ampc_gemm_packed_b_offset(kernel, desc->k, desc->n, k0, panel);
-            ampc_gemm_pack_b_block(kernel->packing, matrix + offset, &b, panel * kernel->nr,
-                                   desc->n, k0, min64(kernel->kc, padded_k - k0), desc->k,
-                                   kernel->nr);
-        }
+        size_t offset = ampc_gemm_packed_b_offset(kernel, desc->k, desc->n, k0, panel);
+        ampc_gemm_pack_b_block(kernel->packing, matrix + offset, &b, panel * kernel->nr, desc->n,
+                               k0, min64(kernel->kc, padded_k - k0), desc->k, kernel->nr);
     }
 }
 
@@ -232,8 +269,20 @@ static void plan_tiles(gemm_run *run, int threads)
     run->n_tiles = ceil_div(desc->n, run->nc);
     /* One cache line more than a row: rows a power of two apart would share cache sets. */
     run->acc_stride = run->nc + 64 / (int64_t)sizeof(float);
-    run->a_block_bytes = round_up_cache_line((size_t)(run->mc * kernel->kc) * run->packed_size);
+    int64_t a_row = kernel->a_rows_microkernel && kernel->a_row_stride > kernel->kc
+                        ? kernel->a_row_stride : kernel->kc;
+    run->a_block_bytes = round_up_cache_line((size_t)(run->mc * a_row) * run->packed_size);
     run->acc_bytes = round_up_cache_line((size_t)(run->mc * run->acc_stride) * sizeof(float));
+    run->b_in_tiles = !desc->packed_b && run->batch == 1 && run->m_tiles == 1;
+    run->b_block_bytes =
+        run->b_in_tiles ? round_up_cache_line((size_t)(kernel->kc * run->nc) * run->packed_size)
+                        : 0;
+}
+
+static bool is_plain_copy(const ampc_gemm_epilogue_f32 *e)
+{
+    return e->alpha == 1.0f && e->beta == 0.0f && !e->bias &&
+           e->activation == AMPC_ACTIVATION_NONE && e->c_dtype == AMPC_F32;
 }
 
 static gemm_run plan_run(const ampc_gemm_desc *desc, const ampc_gemm_kernel *kernel,
@@ -241,9 +290,7 @@ static gemm_run plan_run(const ampc_gemm_desc *desc, const ampc_gemm_kernel *ker
 {
     gemm_run run = {.desc = desc, .kernel = kernel};
     run.epilogue = ampc_gemm_epilogue_f32_of(desc);
-    const ampc_gemm_epilogue_f32 *e = &run.epilogue;
-    run.plain_copy = e->alpha == 1.0f && e->beta == 0.0f && !e->bias &&
-                     e->activation == AMPC_ACTIVATION_NONE && e->c_dtype == AMPC_F32;
+    run.plain_copy = is_plain_copy(&run.epilogue);
     run.batch = desc->batch > 1 ? desc->batch : 1;
     run.padded_k = ampc_gemm_padded_k(kernel->packing, desc->k);
     run.packed_size = ampc_gemm_packed_size(kernel->packing);
@@ -264,7 +311,7 @@ static int64_t b_matrices(const ampc_gemm_desc *desc)
 static void run_tiles(const gemm_run *run, char *workspaces, char *b_to_pack, int threads)
 {
     int64_t tiles = run->batch * run->m_tiles * run->n_tiles;
-    size_t workspace_bytes = run->a_block_bytes + run->acc_bytes;
+    size_t workspace_bytes = run->a_block_bytes + run->acc_bytes + run->b_block_bytes;
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
         /* The chains must not depend on the caller's FTZ/DAZ or rounding mode. */
@@ -292,16 +339,17 @@ static ampc_status multiply(const ampc_gemm_desc *desc, const ampc_gemm_kernel *
     int64_t tiles = run.batch * run.m_tiles * run.n_tiles;
     if (tiles < threads) threads = (int)tiles;
 
-    size_t workspace_bytes = (size_t)threads * (run.a_block_bytes + run.acc_bytes);
+    size_t workspace_bytes =
+        (size_t)threads * (run.a_block_bytes + run.acc_bytes + run.b_block_bytes);
     size_t packed_bytes = 0;
-    if (!desc->packed_b) {
+    if (!desc->packed_b && !run.b_in_tiles) {
         size_t matrix_bytes = ampc_gemm_packed_b_bytes(kernel, desc->k, desc->n);
         packed_bytes = (size_t)b_matrices(desc) * matrix_bytes;
         if (b_matrices(desc) > 1) run.packed_b_batch_bytes = matrix_bytes;
     }
     char *scratch = ampc_aligned_alloc(workspace_bytes + packed_bytes);
     if (!scratch) return ampc_fail_oom("ampc_gemm", workspace_bytes + packed_bytes);
-    char *b_to_pack = desc->packed_b ? NULL : scratch + workspace_bytes;
+    char *b_to_pack = desc->packed_b || run.b_in_tiles ? NULL : scratch + workspace_bytes;
     run.packed_b = desc->packed_b ? desc->packed_b->data : b_to_pack;
     run_tiles(&run, scratch, b_to_pack, threads);
     ampc_aligned_free(scratch);
@@ -311,11 +359,17 @@ static ampc_status multiply(const ampc_gemm_desc *desc, const ampc_gemm_kernel *
 /* The kernel's narrow sibling (and B is not prepacked for the wide one) when n fits its
  * columns, or when the wide tiles would leave a thread idle and the narrow ones would not
  * (9 x 32 x 100352: one wide tile, since k is never split). The same chains, so the same
- * bits, with fewer FMAs spent on padding columns. */
+ * bits, with fewer FMAs spent on padding columns. Before that, its short-rows sibling when C
+ * is computed in place with rows 4 KiB apart and k is short (see gemm_kernels.h). */
 static const ampc_gemm_kernel *kernel_for_shape(const ampc_gemm_desc *desc,
                                                 const ampc_gemm_kernel *kernel, int threads)
 {
-    const ampc_gemm_kernel *narrow = kernel->narrow;
+    const ampc_gemm_kernel *narrow = kernel->narrow, *short_rows = kernel->short_rows;
+    ampc_gemm_epilogue_f32 epilogue = ampc_gemm_epilogue_f32_of(desc);
+    if (short_rows && is_plain_copy(&epilogue) && desc->c.leading_dim % 1024 == 0 &&
+        desc->n > (narrow ? narrow->nr : 0) && desc->k <= kernel->kc &&
+        (!desc->packed_b || ampc_gemm_same_b_layout(kernel, short_rows)))
+        return short_rows;
     if (!narrow || desc->packed_b) return kernel;
     if (desc->n <= narrow->nr) return narrow;
     threads = threads_for(desc, threads);
@@ -325,10 +379,19 @@ static const ampc_gemm_kernel *kernel_for_shape(const ampc_gemm_desc *desc,
     return wide_tiles < threads && slim_tiles > wide_tiles ? narrow : kernel;
 }
 
+/* The kernel's few-rows sibling when m fits it (same chains and B layout). */
+static const ampc_gemm_kernel *kernel_for_rows(const ampc_gemm_desc *desc,
+                                               const ampc_gemm_kernel *kernel)
+{
+    const ampc_gemm_kernel *few = kernel->few_rows;
+    bool b_fits = !desc->packed_b || ampc_gemm_same_b_layout(kernel, few ? few : kernel);
+    return few && desc->m <= few->mr && b_fits ? few : kernel;
+}
+
 ampc_status ampc_gemm_kernel_run(const ampc_gemm_desc *desc, const ampc_gemm_kernel *kernel,
                                  int threads)
 {
-    kernel = kernel_for_shape(desc, kernel, threads);
+    kernel = kernel_for_rows(desc, kernel_for_shape(desc, kernel, threads));
     AMPC_ASSERT(kernel->packing == AMPC_GEMM_PACK_F32 ? desc->a.dtype != AMPC_F64
                                                       : desc->a.dtype == AMPC_BF16);
     if (ampc_gemm_has_product(desc)) return multiply(desc, kernel, threads);

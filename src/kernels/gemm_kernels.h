@@ -56,11 +56,23 @@ struct ampc_gemm_kernel {
      * about mc rows (a multiple of mr) by nc columns (a multiple of nr) per C tile. */
     int kc, mc, nc;
     ampc_gemm_microkernel microkernel;
+    /* NULL, or the same chains reading an fp32 A panel packed by rows, [mr][a_row_stride]
+     * (a_row_stride >= kc), which the driver uses when op(A)'s rows are contiguous along k:
+     * widening them needs no transpose (a third of the time of 128 x 10 x 1024 went there). */
+    ampc_gemm_microkernel a_rows_microkernel;
+    int a_row_stride;
     /* A scalar kernel that gives the same bits (itself, for a scalar kernel). */
     const ampc_gemm_kernel *reference;
     /* NULL, or a kernel with the same chains (so the same bits) on a narrower tile, which the
      * driver runs instead when n fits its nr (and B is not prepacked for this one). */
     const ampc_gemm_kernel *narrow;
+    /* NULL, or a kernel with the same chains and B layout on fewer rows, which the driver
+     * runs instead when the tile is computed in C itself, C's rows are a multiple of 4 KiB
+     * apart, and k fits one block (so the stores of C dominate). */
+    const ampc_gemm_kernel *short_rows;
+    /* NULL, or a kernel with the same chains and B layout on fewer rows, which the driver
+     * runs instead when m fits them. */
+    const ampc_gemm_kernel *few_rows;
 };
 
 /* 1, or 2 for k pairs. */
@@ -75,6 +87,8 @@ extern const ampc_gemm_kernel ampc_gemm_scalar_bf16_pairs;
 extern const ampc_gemm_kernel ampc_gemm_avx2_f32;
 extern const ampc_gemm_kernel ampc_gemm_avx512_f32;
 extern const ampc_gemm_kernel ampc_gemm_avx512_f32_narrow;
+extern const ampc_gemm_kernel ampc_gemm_avx512_f32_short;
+extern const ampc_gemm_kernel ampc_gemm_avx512_f32_few_rows;
 extern const ampc_gemm_kernel ampc_gemm_avx512_bf16_pairs;
 const ampc_gemm_kernel *const *ampc_gemm_kernels_all(size_t *count);
 
@@ -106,6 +120,10 @@ typedef struct ampc_gemm_matrix {
 void ampc_gemm_pack_a(ampc_gemm_packing packing, void *dst, const ampc_gemm_matrix *a,
                       int64_t row0, int64_t rows, int64_t k0, int64_t kc, int64_t k_total,
                       int mr);
+/* The same rows and k values as ampc_gemm_pack_a with the fp32 packing, but each panel by
+ * rows: value (r, kk) of a panel at r * row_stride + kk, panels mr * row_stride apart. */
+void ampc_gemm_pack_a_rows(float *dst, const ampc_gemm_matrix *a, int64_t row0, int64_t rows,
+                           int64_t k0, int64_t kc, int64_t k_total, int mr, int64_t row_stride);
 /* Packs columns [col0, col0 + nr) of op(B) (those < n; the rest zero), k values [k0, k0 + kc)
  * (those >= k_total zero), into one kc x nr block of a panel. */
 void ampc_gemm_pack_b_block(ampc_gemm_packing packing, void *dst, const ampc_gemm_matrix *b,

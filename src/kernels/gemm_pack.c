@@ -165,6 +165,30 @@ void ampc_gemm_pack_a(ampc_gemm_packing packing, void *dst, const ampc_gemm_matr
                    row0 + start, min64(mr, rows - start), k0, kc, k_total, mr);
 }
 
+void ampc_gemm_pack_a_rows(float *dst, const ampc_gemm_matrix *a, int64_t row0, int64_t rows,
+                           int64_t k0, int64_t kc, int64_t k_total, int mr, int64_t row_stride)
+{
+    const ampc_convert_kernels *convert = ampc_convert_kernels_active();
+    AMPC_ASSERT(!a->transposed && kc <= row_stride);
+    int64_t k_valid = min64(kc, k_total - k0);
+    for (int64_t start = 0; start < rows; start += mr) {
+        float *panel = dst + (start / mr) * mr * row_stride;
+        int64_t panel_rows = min64(mr, rows - start);
+        if (panel_rows < mr || k_valid < kc) /* padding is 0 * 0 */
+            memset(panel, 0, (size_t)(mr * row_stride) * sizeof(float));
+        const void *src = element(a, row0 + start, k0);
+        if (ampc_gemm_path() >= AMPC_ISA_AVX512) {
+            ampc_gemm_avx512_widen_runs(panel, row_stride, src, a->leading_dim, a->dtype,
+                                        panel_rows, k_valid);
+            continue;
+        }
+        size_t row_bytes = (size_t)a->leading_dim * ampc_dtype_size(a->dtype);
+        for (int64_t r = 0; r < panel_rows; r++)
+            widen(convert, panel + r * row_stride, (const char *)src + r * row_bytes, a->dtype,
+                  k_valid);
+    }
+}
+
 /* Columns of op(B) are rows of op(B)^T: the same data with the other transpose. */
 void ampc_gemm_pack_b_block(ampc_gemm_packing packing, void *dst, const ampc_gemm_matrix *b,
                             int64_t col0, int64_t n, int64_t k0, int64_t kc, int64_t k_total,

@@ -13,12 +13,13 @@
 #include "core/cpu.h"
 #include "gemm_testing.h"
 
-/* Edges of 4x8, 6x16 and 14x32 tiles, and k across the 256- and 512-deep blocks; the last
+/* Edges of 4x8, 6x16 and 14x32 tiles, and k across the 256- and 512-deep blocks (n = 10
+ * twice: the 14 x 16 kernel with A packed by rows, then through the transpose); the last
  * three (many tiles, several k blocks) are left to the optimised build, where the scalar
  * references run 20 times faster than under the sanitizers. */
 static const int64_t shapes[][3] = {
-    {1, 1, 1}, {13, 31, 5}, {14, 32, 256}, {15, 33, 257}, {29, 65, 513},
-    {43, 97, 600}, {141, 40, 64}, {6, 1025, 33}, {200, 17, 1100},
+    {1, 1, 1},      {13, 31, 5},   {30, 10, 300}, {30, 10, 300}, {14, 32, 256},
+    {15, 33, 257},  {29, 65, 513}, {43, 97, 600}, {141, 40, 64}, {6, 1025, 33}, {200, 17, 1100},
 };
 #ifdef __SANITIZE_ADDRESS__
 #define SHAPES (sizeof shapes / sizeof *shapes - 3)
@@ -65,6 +66,35 @@ static void test_every_kernel_matches_its_reference_and_the_bound(void **state)
         if (kernels[i]->packing != AMPC_GEMM_PACK_F32) continue;
         check_kernel_on_shapes(kernels[i], AMPC_F16);
         check_kernel_on_shapes(kernels[i], AMPC_F32);
+    }
+}
+
+/* Where the driver swaps a kernel for a sibling of its own (narrow n; m <= 9; C rows 4 KiB
+ * apart with short k, computed in C; A packed by rows for long k; B packed per tile), the
+ * bits are still the reference's: every fp32 kernel, plain-copy epilogue, n = 1024 (C rows
+ * 4 KiB apart in F32) and 9 x 32 with a long k. */
+static void test_sibling_kernels_give_the_reference_bits(void **state)
+{
+    (void)state;
+    static const int64_t cases[][3] = {{30, 1024, 10}, {17, 1024, 256}, {9, 1024, 300},
+                                         {9, 32, 2000}, {9, 32, 2000}};
+    size_t count;
+    const ampc_gemm_kernel *const *kernels = ampc_gemm_kernels_all(&count);
+    for (size_t i = 0; i < count; i++) {
+        if (!runs_here(kernels[i]) || kernels[i]->packing != AMPC_GEMM_PACK_F32) continue;
+        for (size_t s = 0; s < sizeof cases / sizeof *cases; s++) {
+            gemm_case tc = {.dtype = AMPC_BF16, .c_dtype = AMPC_F32,
+                            .transpose_a = (ampc_transpose)(s % 2),
+                            .transpose_b = AMPC_TRANSPOSE, .m = cases[s][0], .n = cases[s][1],
+                            .k = cases[s][2], .batch = 1, .alpha = 1, .seed = 91u + (uint32_t)s};
+            ampc_gemm_options fast = {2, kernels[i], false};
+            ampc_gemm_options reference = {1, kernels[i]->reference, false};
+            size_t bytes;
+            void *got = run_for_bytes(&tc, &fast, &bytes);
+            void *want = run_for_bytes(&tc, &reference, &bytes);
+            assert_same_bits(&tc, got, want, bytes, kernels[i]->name);
+            free(got), free(want);
+        }
     }
 }
 
@@ -123,6 +153,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_kernel_matches_its_reference_and_the_bound),
+        cmocka_unit_test(test_sibling_kernels_give_the_reference_bits),
         cmocka_unit_test(test_fp32_kernels_agree_with_each_other),
         cmocka_unit_test(test_vdpbf16ps_kernel_flushes_denormals_like_its_emulation),
     };
