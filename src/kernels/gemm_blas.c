@@ -145,12 +145,18 @@ static void compute_tile(const blas_run *run, int64_t number, float *scratch)
     }
 }
 
-static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /* Half of a tile side, rounded up to the quantum. */
+/* Tiles in the grid of rows x columns tiles over every matrix of the batch. */
+static int64_t grid_tiles(int64_t batch, const ampc_gemm_desc *desc, int64_t rows,
+                          int64_t columns)
+{
+    return batch * ampc_gemm_ceil_div(desc->m, rows) * ampc_gemm_ceil_div(desc->n, columns);
+}
+
 static int64_t halved(int64_t side)
 {
-    return ceil_div(ceil_div(side, 2), TILE_QUANTUM) * TILE_QUANTUM;
+    return ampc_gemm_round_up(ampc_gemm_ceil_div(side, 2), TILE_QUANTUM);
 }
 
 static void plan_grid(blas_run *run)
@@ -159,16 +165,15 @@ static void plan_grid(blas_run *run)
     bool one_tile = (double)desc->m * (double)desc->n * (double)desc->k < ONE_TILE_MACS;
     int64_t rows = one_tile || desc->m < TILE_ROWS ? desc->m : TILE_ROWS;
     int64_t columns = one_tile || desc->n < TILE_COLUMNS ? desc->n : TILE_COLUMNS;
-    while (!one_tile &&
-           run->batch * ceil_div(desc->m, rows) * ceil_div(desc->n, columns) < MIN_TILES) {
+    while (!one_tile && grid_tiles(run->batch, desc, rows, columns) < MIN_TILES) {
         bool split_rows = rows > TILE_QUANTUM, split_columns = columns > TILE_QUANTUM;
         if (split_columns && (columns >= rows || !split_rows)) columns = halved(columns);
         else if (split_rows) rows = halved(rows);
         else break;
     }
     run->tile_rows = rows, run->tile_columns = columns;
-    run->m_tiles = ceil_div(desc->m, rows);
-    run->n_tiles = ceil_div(desc->n, columns);
+    run->m_tiles = ampc_gemm_ceil_div(desc->m, rows);
+    run->n_tiles = ampc_gemm_ceil_div(desc->n, columns);
 }
 
 static blas_run plan_run(const ampc_gemm_desc *desc)
@@ -189,7 +194,7 @@ static ampc_status multiply(const ampc_gemm_desc *desc, int threads)
     if (tiles < threads) threads = (int)tiles;
     size_t scratch_bytes = run.through_scratch
                                ? (size_t)(run.tile_rows * run.tile_columns) * sizeof(float) : 0;
-    scratch_bytes = (scratch_bytes + 63) / 64 * 64;
+    scratch_bytes = (size_t)ampc_gemm_round_up((int64_t)scratch_bytes, AMPC_STORAGE_ALIGNMENT);
     char *scratch = ampc_aligned_alloc((size_t)threads * scratch_bytes);
     if (!scratch) return ampc_fail_oom("ampc_gemm", (size_t)threads * scratch_bytes);
 #pragma omp parallel num_threads(threads) if (threads > 1)

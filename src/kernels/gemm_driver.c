@@ -29,10 +29,11 @@
 /* Shorter k packs A through the transpose even where the kernel could read it by rows. */
 #define A_ROWS_MIN_K 64
 
-static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-static int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-static size_t round_up_cache_line(size_t bytes) { return (bytes + 63) / 64 * 64; }
+static size_t round_up_cache_line(size_t bytes)
+{
+    return (size_t)ampc_gemm_round_up((int64_t)bytes, AMPC_STORAGE_ALIGNMENT);
+}
 
 /* Everything the threads share, read-only once set up. */
 typedef struct gemm_run {
@@ -217,9 +218,9 @@ static void compute_tile(const gemm_run *run, int64_t tile, char *workspace)
 static void pack_b_units(const ampc_gemm_kernel *kernel, void *dst, const ampc_gemm_desc *desc,
                          int64_t matrices)
 {
-    int64_t panels = ceil_div(desc->n, kernel->nr);
+    int64_t panels = ampc_gemm_ceil_div(desc->n, kernel->nr);
     int64_t padded_k = ampc_gemm_padded_k(kernel->packing, desc->k);
-    int64_t k_blocks = ceil_div(padded_k, kernel->kc);
+    int64_t k_blocks = ampc_gemm_ceil_div(padded_k, kernel->kc);
     size_t matrix_bytes = ampc_gemm_packed_b_bytes(kernel, desc->k, desc->n);
     int64_t units = matrices * panels * k_blocks;
 #pragma omp for schedule(static)
@@ -256,17 +257,18 @@ static void plan_tiles(gemm_run *run, int threads)
 {
     const ampc_gemm_kernel *kernel = run->kernel;
     const ampc_gemm_desc *desc = run->desc;
-    int64_t row_panels = ceil_div(desc->m, kernel->mr);
-    int64_t column_panels = ceil_div(desc->n, kernel->nr);
-    int64_t m_tiles = ceil_div(desc->m, kernel->mc), n_tiles = ceil_div(desc->n, kernel->nc);
+    int64_t row_panels = ampc_gemm_ceil_div(desc->m, kernel->mr);
+    int64_t column_panels = ampc_gemm_ceil_div(desc->n, kernel->nr);
+    int64_t m_tiles = ampc_gemm_ceil_div(desc->m, kernel->mc);
+    int64_t n_tiles = ampc_gemm_ceil_div(desc->n, kernel->nc);
     if (run->batch * n_tiles < 2 * (int64_t)threads)
-        m_tiles = min64(row_panels, round_up(m_tiles, threads));
+        m_tiles = min64(row_panels, ampc_gemm_round_up(m_tiles, threads));
     if (run->batch * m_tiles * n_tiles < threads)
-        n_tiles = min64(column_panels, ceil_div(threads, run->batch * m_tiles));
-    run->mc = ceil_div(row_panels, m_tiles) * kernel->mr;
-    run->nc = ceil_div(column_panels, n_tiles) * kernel->nr;
-    run->m_tiles = ceil_div(desc->m, run->mc);
-    run->n_tiles = ceil_div(desc->n, run->nc);
+        n_tiles = min64(column_panels, ampc_gemm_ceil_div(threads, run->batch * m_tiles));
+    run->mc = ampc_gemm_ceil_div(row_panels, m_tiles) * kernel->mr;
+    run->nc = ampc_gemm_ceil_div(column_panels, n_tiles) * kernel->nr;
+    run->m_tiles = ampc_gemm_ceil_div(desc->m, run->mc);
+    run->n_tiles = ampc_gemm_ceil_div(desc->n, run->nc);
     /* One cache line more than a row: rows a power of two apart would share cache sets. */
     run->acc_stride = run->nc + 64 / (int64_t)sizeof(float);
     int64_t a_row = kernel->a_rows_microkernel && kernel->a_row_stride > kernel->kc

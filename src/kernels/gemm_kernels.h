@@ -29,6 +29,14 @@
 #include <ampc/cpu.h>
 #include <ampc/gemm.h>
 
+/* Sizes shared by the GEMM files: ceil(a / b), and a rounded up to a multiple of b
+ * (a >= 0, b > 0). */
+static inline int64_t ampc_gemm_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static inline int64_t ampc_gemm_round_up(int64_t a, int64_t b)
+{
+    return ampc_gemm_ceil_div(a, b) * b;
+}
+
 /* How a kernel wants its operands laid out. Panels are zero-padded to whole MR rows, NR
  * columns and k steps, and padding never reaches C (its rows and columns are dropped, and
  * padded k contributes 0 * 0). */
