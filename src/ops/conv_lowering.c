@@ -1,0 +1,286 @@
+/* Convolution as GEMM (conv_lowering.h). Per chunk of images, im2col gathers the patches into
+ * a buffer in the GEMM dtype (F16/BF16 stay 16-bit: that halves the traffic and feeds the
+ * F16/BF16 GEMM kernels), then one batched ampc_gemm per group multiplies by the weight:
+ *
+ *     result[n, g] (C_out/G, P) = weight[g] (C_out/G, K) . cols[n, g] (K, P),  K = C_in/G kH kW
+ *
+ * with the weight broadcast over the chunk's images (batch stride 0). The chunk is as many
+ * images as fit in COLS_BUDGET_BYTES (at least one), so memory stays bounded for any batch.
+ * A 1x1 kernel with stride 1 and no padding needs no gather: the image is its own cols.
+ *
+ * The backward passes are the same products transposed: dcols = weight^T . dresult, then
+ * col2im; dweight += dresult . cols^T one image after another (a fixed order, so the sum over
+ * the batch does not depend on the thread count). */
+#include "ops/conv_lowering.h"
+
+#include <ampc/cpu.h>
+#include <ampc/gemm.h>
+
+#include "core/error.h"
+#include "tensor/tensor_internal.h"
+
+/* The largest im2col buffer the chunking aims for. */
+#define COLS_BUDGET_BYTES ((int64_t)16 << 20)
+/* Below this many elements the bias loops stay on the calling thread. */
+#define PARALLEL_MIN_ELEMENTS (1 << 15)
+
+/* The sizes every product needs, derived once. */
+typedef struct lowering {
+    ampc_dtype gemm_dtype, compute_dtype;
+    size_t gemm_size, compute_size;
+    int64_t in_per_group, out_per_group; /* channels per group */
+    int64_t k;                           /* C_in/G kH kW: the reduction of the forward */
+    int64_t positions;                   /* OH OW */
+    int64_t image_elements;              /* C_in H W */
+    int64_t cols_elements;               /* C_in kH kW OH OW: one image's cols */
+    bool direct;                         /* 1x1, stride 1, no padding: cols = image */
+} lowering;
+
+static lowering describe(const ampc_conv_geometry *g, ampc_dtype gemm_dtype)
+{
+    const ampc_im2col_shape *s = &g->cols;
+    lowering l = {.gemm_dtype = gemm_dtype,
+                  .compute_dtype = gemm_dtype == AMPC_F64 ? AMPC_F64 : AMPC_F32};
+    l.gemm_size = ampc_dtype_size(l.gemm_dtype);
+    l.compute_size = ampc_dtype_size(l.compute_dtype);
+    l.in_per_group = s->channels / g->groups;
+    l.out_per_group = g->out_channels / g->groups;
+    l.k = l.in_per_group * s->kernel_h * s->kernel_w;
+    l.positions = s->out_h * s->out_w;
+    l.image_elements = s->channels * s->in_h * s->in_w;
+    l.cols_elements = g->groups * l.k * l.positions;
+    l.direct = s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 &&
+               s->pad_h == 0 && s->pad_w == 0 && s->in_h == s->out_h && s->in_w == s->out_w;
+    return l;
+}
+
+static int64_t chunk_images(const ampc_conv_geometry *g, const lowering *l, size_t element)
+{
+    if (l->direct) return g->batch;
+    int64_t bytes = l->cols_elements * (int64_t)element;
+    int64_t images = bytes > 0 ? COLS_BUDGET_BYTES / bytes : g->batch;
+    if (images < 1) images = 1;
+    return images < g->batch ? images : g->batch;
+}
+
+/* A heap buffer for the chunk's cols (never an arena's: it is dropped at once). NULL when
+ * not needed; *failed on failure, with the error set. */
+static ampc_tensor *cols_buffer(const char *function, const lowering *l, ampc_dtype dtype,
+                                int64_t images, bool *failed)
+{
+    *failed = false;
+    if (l->direct) return NULL;
+    int64_t shape[2] = {images, l->cols_elements};
+    ampc_tensor *buffer = NULL;
+    if (ampc_shape_checked_numel(function, dtype, 2, shape) >= 0)
+        buffer = ampc_tensor_new_in(function, NULL, dtype, 2, shape);
+    *failed = buffer == NULL;
+    return buffer;
+}
+
+static const char *at(const void *base, int64_t elements, size_t size)
+{
+    return (const char *)base + elements * (int64_t)size;
+}
+
+static char *at_mut(void *base, int64_t elements, size_t size)
+{
+    return (char *)base + elements * (int64_t)size;
+}
+
+static ampc_gemm_operand operand(ampc_dtype dtype, const void *data, int64_t leading_dim,
+                                 int64_t batch_stride)
+{
+    return (ampc_gemm_operand){.dtype = dtype, .data = data, .leading_dim = leading_dim,
+                               .batch_stride = batch_stride};
+}
+
+static ampc_gemm_output output(ampc_dtype dtype, void *data, int64_t leading_dim,
+                               int64_t batch_stride)
+{
+    return (ampc_gemm_output){.dtype = dtype, .data = data, .leading_dim = leading_dim,
+                              .batch_stride = batch_stride};
+}
+
+ampc_status ampc_conv_lowered_forward(const char *function, const ampc_conv_geometry *g,
+                                      ampc_dtype gemm_dtype, void *result, const void *image,
+                                      const void *weight)
+{
+    if (g->batch == 0) return AMPC_OK;
+    lowering l = describe(g, gemm_dtype);
+    int64_t chunk = chunk_images(g, &l, l.gemm_size);
+    bool failed;
+    ampc_tensor *buffer = cols_buffer(function, &l, gemm_dtype, chunk, &failed);
+    if (failed) return ampc_error_status();
+    ampc_status status = AMPC_OK;
+    for (int64_t first = 0; first < g->batch && status == AMPC_OK; first += chunk) {
+        int64_t images = g->batch - first < chunk ? g->batch - first : chunk;
+        const void *chunk_image = at(image, first * l.image_elements, l.gemm_size);
+        const void *cols = l.direct ? chunk_image : ampc_tensor_data(buffer);
+        if (!l.direct) ampc_im2col(gemm_dtype, (void *)cols, chunk_image, images, &g->cols);
+        void *chunk_result = at_mut(result, first * g->out_channels * l.positions,
+                                    l.compute_size);
+        for (int64_t group = 0; group < g->groups && status == AMPC_OK; group++) {
+            ampc_gemm_desc desc = {
+                .m = l.out_per_group, .n = l.positions, .k = l.k, .batch = images,
+                .alpha = 1.0, .beta = 0.0,
+                /* weight[g] (C_out/G, K), the same for every image */
+                .a = operand(gemm_dtype, at(weight, group * l.out_per_group * l.k, l.gemm_size),
+                             l.k, 0),
+                /* cols[n, g] (K, P) */
+                .b = operand(gemm_dtype, at(cols, group * l.k * l.positions, l.gemm_size),
+                             l.positions, l.cols_elements),
+                /* result[n, g] (C_out/G, P) */
+                .c = output(l.compute_dtype,
+                            at_mut(chunk_result, group * l.out_per_group * l.positions,
+                                   l.compute_size),
+                            l.positions, g->out_channels * l.positions),
+                .bias_dtype = l.compute_dtype};
+            status = ampc_gemm(&desc);
+        }
+    }
+    ampc_tensor_free(buffer);
+    return status;
+}
+
+ampc_status ampc_conv_lowered_dimage(const char *function, const ampc_conv_geometry *g,
+                                     ampc_dtype gemm_dtype, void *dimage, const void *dresult,
+                                     const void *weight)
+{
+    if (g->batch == 0) return AMPC_OK;
+    lowering l = describe(g, gemm_dtype);
+    int64_t chunk = chunk_images(g, &l, l.compute_size);
+    bool failed;
+    ampc_tensor *buffer = cols_buffer(function, &l, l.compute_dtype, chunk, &failed);
+    if (failed) return ampc_error_status();
+    ampc_status status = AMPC_OK;
+    for (int64_t first = 0; first < g->batch && status == AMPC_OK; first += chunk) {
+        int64_t images = g->batch - first < chunk ? g->batch - first : chunk;
+        void *chunk_dimage = at_mut(dimage, first * l.image_elements, l.compute_size);
+        /* Direct: dcols is dimage itself, so the GEMM accumulates into it (beta 1). */
+        void *dcols = l.direct ? chunk_dimage : ampc_tensor_data(buffer);
+        const void *chunk_dresult = at(dresult, first * g->out_channels * l.positions,
+                                       l.gemm_size);
+        for (int64_t group = 0; group < g->groups && status == AMPC_OK; group++) {
+            ampc_gemm_desc desc = {
+                .transpose_a = AMPC_TRANSPOSE,
+                .m = l.k, .n = l.positions, .k = l.out_per_group, .batch = images,
+                .alpha = 1.0, .beta = l.direct ? 1.0 : 0.0,
+                /* weight[g]^T (K, C_out/G) */
+                .a = operand(gemm_dtype, at(weight, group * l.out_per_group * l.k, l.gemm_size),
+                             l.k, 0),
+                /* dresult[n, g] (C_out/G, P) */
+                .b = operand(gemm_dtype,
+                             at(chunk_dresult, group * l.out_per_group * l.positions,
+                                l.gemm_size),
+                             l.positions, g->out_channels * l.positions),
+                /* dcols[n, g] (K, P) */
+                .c = output(l.compute_dtype,
+                            at_mut(dcols, group * l.k * l.positions, l.compute_size),
+                            l.positions, l.cols_elements),
+                .bias_dtype = l.compute_dtype};
+            status = ampc_gemm(&desc);
+        }
+        if (status == AMPC_OK && !l.direct)
+            ampc_col2im(l.compute_dtype, chunk_dimage, dcols, images, &g->cols);
+    }
+    ampc_tensor_free(buffer);
+    return status;
+}
+
+ampc_status ampc_conv_lowered_dweight(const char *function, const ampc_conv_geometry *g,
+                                      ampc_dtype gemm_dtype, void *dweight,
+                                      const void *dresult, const void *image)
+{
+    if (g->batch == 0) return AMPC_OK;
+    lowering l = describe(g, gemm_dtype);
+    int64_t chunk = chunk_images(g, &l, l.gemm_size);
+    bool failed;
+    ampc_tensor *buffer = cols_buffer(function, &l, gemm_dtype, chunk, &failed);
+    if (failed) return ampc_error_status();
+    ampc_status status = AMPC_OK;
+    for (int64_t first = 0; first < g->batch && status == AMPC_OK; first += chunk) {
+        int64_t images = g->batch - first < chunk ? g->batch - first : chunk;
+        const void *chunk_image = at(image, first * l.image_elements, l.gemm_size);
+        const void *cols = l.direct ? chunk_image : ampc_tensor_data(buffer);
+        if (!l.direct) ampc_im2col(gemm_dtype, (void *)cols, chunk_image, images, &g->cols);
+        for (int64_t i = 0; i < images && status == AMPC_OK; i++) {
+            const void *image_dresult = at(dresult, (first + i) * g->out_channels * l.positions,
+                                           l.gemm_size);
+            /* The groups are the GEMM's batch. */
+            ampc_gemm_desc desc = {
+                .transpose_b = AMPC_TRANSPOSE,
+                .m = l.out_per_group, .n = l.k, .k = l.positions, .batch = g->groups,
+                .alpha = 1.0, .beta = 1.0,
+                /* dresult[n, g] (C_out/G, P) */
+                .a = operand(gemm_dtype, image_dresult, l.positions,
+                             l.out_per_group * l.positions),
+                /* cols[n, g]^T (P, K) */
+                .b = operand(gemm_dtype, at(cols, i * l.cols_elements, l.gemm_size),
+                             l.positions, l.k * l.positions),
+                /* dweight[g] (C_out/G, K) */
+                .c = output(l.compute_dtype, dweight, l.k, l.out_per_group * l.k),
+                .bias_dtype = l.compute_dtype};
+            status = ampc_gemm(&desc);
+        }
+    }
+    ampc_tensor_free(buffer);
+    return status;
+}
+
+static int bias_threads(int64_t items, int64_t elements)
+{
+    if (elements < PARALLEL_MIN_ELEMENTS || items < 2) return 1;
+    int threads = ampc_num_threads();
+    return items < threads ? (int)items : threads;
+}
+
+#define DEFINE_BIAS_LOOPS(real, suffix)                                                      \
+    static void add_bias_##suffix(real *values, const real *bias, int64_t batch,             \
+                                  int64_t channels, int64_t positions)                       \
+    {                                                                                        \
+        int64_t planes = batch * channels;                                                   \
+        int threads = bias_threads(planes, planes * positions);                              \
+        _Pragma("omp parallel for num_threads(threads) schedule(static) if (threads > 1)")   \
+        for (int64_t plane = 0; plane < planes; plane++) {                                   \
+            real b = bias[plane % channels], *row = values + plane * positions;             \
+            for (int64_t p = 0; p < positions; p++) row[p] += b;                             \
+        }                                                                                    \
+    }                                                                                        \
+    static void sum_bias_##suffix(real *dbias, const real *dvalues, int64_t batch,           \
+                                  int64_t channels, int64_t positions)                       \
+    {                                                                                        \
+        int threads = bias_threads(channels, batch * channels * positions);                  \
+        _Pragma("omp parallel for num_threads(threads) schedule(static) if (threads > 1)")   \
+        for (int64_t c = 0; c < channels; c++) {                                             \
+            real sum = 0;                                                                    \
+            for (int64_t n = 0; n < batch; n++) {                                            \
+                const real *row = dvalues + (n * channels + c) * positions;                  \
+                for (int64_t p = 0; p < positions; p++) sum += row[p];                       \
+            }                                                                                \
+            dbias[c] = sum;                                                                  \
+        }                                                                                    \
+    }
+
+DEFINE_BIAS_LOOPS(double, f64)
+DEFINE_BIAS_LOOPS(float, f32)
+
+void ampc_conv_add_bias(ampc_dtype dtype, void *values, const void *bias, int64_t batch,
+                        int64_t channels, int64_t positions)
+{
+    AMPC_ASSERT(dtype == AMPC_F64 || dtype == AMPC_F32);
+    if (dtype == AMPC_F64)
+        add_bias_f64(values, bias, batch, channels, positions);
+    else
+        add_bias_f32(values, bias, batch, channels, positions);
+}
+
+void ampc_conv_sum_bias(ampc_dtype dtype, void *dbias, const void *dvalues, int64_t batch,
+                        int64_t channels, int64_t positions)
+{
+    AMPC_ASSERT(dtype == AMPC_F64 || dtype == AMPC_F32);
+    if (dtype == AMPC_F64)
+        sum_bias_f64(dbias, dvalues, batch, channels, positions);
+    else
+        sum_bias_f32(dbias, dvalues, batch, channels, positions);
+}
