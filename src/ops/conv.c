@@ -11,7 +11,6 @@
  * compute dtype (F32, F64 for F64); the bias is added there and the sum is rounded once. */
 #include <ampc/ops_conv.h>
 
-#include <stdarg.h>
 #include <stdio.h>
 
 #include "autograd/record.h"
@@ -23,7 +22,6 @@
 typedef struct conv_params {
     ampc_conv_geometry geometry;
     bool transposed;
-    bool unbatched; /* input was (C, H, W) */
 } conv_params;
 
 ampc_conv2d_options ampc_conv2d_defaults(void)
@@ -31,26 +29,13 @@ ampc_conv2d_options ampc_conv2d_defaults(void)
     return (ampc_conv2d_options){.stride = {1, 1}, .dilation = {1, 1}, .groups = 1};
 }
 
-static ampc_status fail(const char *function, const char *format, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* ampc_fail with AMPC_ERR_INVALID_ARGUMENT and a formatted message. */
-static ampc_status fail(const char *function, const char *format, ...)
-{
-    char message[512];
-    va_list args;
-    va_start(args, format);
-    vsnprintf(message, sizeof message, format, args);
-    va_end(args);
-    return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function, "%s", message);
-}
-
 static ampc_status check_pair(const char *function, const char *name, const int64_t *pair,
                               int64_t minimum)
 {
     if (pair[0] >= minimum && pair[1] >= minimum) return AMPC_OK;
-    return fail(function, "options->%s is [%lld, %lld]; expected each >= %lld", name,
-                (long long)pair[0], (long long)pair[1], (long long)minimum);
+    return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
+                     "options->%s is [%lld, %lld]; expected each >= %lld", name, (long long)pair[0],
+                     (long long)pair[1], (long long)minimum);
 }
 
 static ampc_status check_options(const char *function, const ampc_conv2d_options *o,
@@ -60,22 +45,25 @@ static ampc_status check_options(const char *function, const ampc_conv2d_options
     if (status == AMPC_OK) status = check_pair(function, "padding", o->padding, 0);
     if (status == AMPC_OK) status = check_pair(function, "dilation", o->dilation, 1);
     if (status == AMPC_OK && o->groups < 1)
-        status = fail(function, "options->groups is %lld; expected >= 1", (long long)o->groups);
+        status = ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
+                           "options->groups is %lld; expected >= 1", (long long)o->groups);
     if (status != AMPC_OK) return status;
     const int64_t *op = o->output_padding;
     if (!transposed) {
         if (op[0] == 0 && op[1] == 0) return AMPC_OK;
-        return fail(function,
-                    "options->output_padding is [%lld, %lld]; expected [0, 0] (output_padding "
-                    "is for ampc_conv_transpose2d)", (long long)op[0], (long long)op[1]);
+        return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
+                         "options->output_padding is [%lld, %lld]; expected [0, 0] (output_padding "
+                         "is for ampc_conv_transpose2d)",
+                         (long long)op[0], (long long)op[1]);
     }
     status = check_pair(function, "output_padding", op, 0);
     for (int d = 0; d < 2 && status == AMPC_OK; d++)
         if (op[d] >= o->stride[d] && op[d] >= o->dilation[d])
-            status = fail(function,
-                          "options->output_padding[%d] is %lld; expected it smaller than "
-                          "stride[%d] %lld or dilation[%d] %lld", d, (long long)op[d], d,
-                          (long long)o->stride[d], d, (long long)o->dilation[d]);
+            status = ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
+                               "options->output_padding[%d] is %lld; expected it smaller than "
+                               "stride[%d] %lld or dilation[%d] %lld",
+                               d, (long long)op[d], d, (long long)o->stride[d], d,
+                               (long long)o->dilation[d]);
     return status;
 }
 
@@ -92,21 +80,25 @@ static ampc_status check_ranks(const char *function, const ampc_tensor *input,
     int ndim = input->ndim;
     if (ndim != 3 && ndim != 4) {
         shape_text(text, input);
-        return fail(function, "input has shape %s; expected (N, C_in, H, W) or (C_in, H, W)",
-                    text);
+        return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
+                         "input has shape %s; expected (N, C_in, H, W) or (C_in, H, W)", text);
     }
     for (int d = ndim - 3; d < ndim; d++)
         if (input->shape[d] < 1) {
             shape_text(text, input);
-            return fail(function, "input has shape %s; expected C_in, H and W >= 1 (only "
-                                  "the batch may be empty)", text);
+            return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
+                             "input has shape %s; expected C_in, H and W >= 1 (only "
+                             "the batch may be empty)",
+                             text);
         }
     shape_text(text, weight);
     if (weight->ndim != 4)
-        return fail(function, "weight has shape %s; expected 4 dims %s", text, weight_layout);
+        return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
+                         "weight has shape %s; expected 4 dims %s", text, weight_layout);
     for (int d = 0; d < 4; d++)
         if (weight->shape[d] < 1)
-            return fail(function, "weight has shape %s; expected every size >= 1", text);
+            return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
+                             "weight has shape %s; expected every size >= 1", text);
     return AMPC_OK;
 }
 
@@ -120,23 +112,28 @@ static ampc_status check_channels(const char *function, const ampc_tensor *input
     int64_t channels = input->shape[input->ndim - 3];
     if (!transposed) {
         if (weight->shape[0] % groups != 0)
-            return fail(function, "weight %s has %lld out-channels (dim 0); expected a "
-                                  "multiple of groups %lld",
-                        weight_text, (long long)weight->shape[0], (long long)groups);
+            return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
+                             "weight %s has %lld out-channels (dim 0); expected a "
+                             "multiple of groups %lld",
+                             weight_text, (long long)weight->shape[0], (long long)groups);
         if (channels != weight->shape[1] * groups)
-            return fail(function, "input %s has %lld channels; expected %lld (weight %s has "
-                                  "%lld in-channels per group, times groups %lld)",
-                        input_text, (long long)channels, (long long)(weight->shape[1] * groups),
-                        weight_text, (long long)weight->shape[1], (long long)groups);
+            return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
+                             "input %s has %lld channels; expected %lld (weight %s has "
+                             "%lld in-channels per group, times groups %lld)",
+                             input_text, (long long)channels,
+                             (long long)(weight->shape[1] * groups), weight_text,
+                             (long long)weight->shape[1], (long long)groups);
         return AMPC_OK;
     }
     if (channels != weight->shape[0])
-        return fail(function, "input %s has %lld channels; expected %lld (dim 0 of weight %s, "
-                              "its in-channels)",
-                    input_text, (long long)channels, (long long)weight->shape[0], weight_text);
+        return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
+                         "input %s has %lld channels; expected %lld (dim 0 of weight %s, "
+                         "its in-channels)",
+                         input_text, (long long)channels, (long long)weight->shape[0], weight_text);
     if (channels % groups != 0)
-        return fail(function, "input %s has %lld channels; expected a multiple of groups %lld",
-                    input_text, (long long)channels, (long long)groups);
+        return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
+                         "input %s has %lld channels; expected a multiple of groups %lld",
+                         input_text, (long long)channels, (long long)groups);
     return AMPC_OK;
 }
 
@@ -148,11 +145,12 @@ static int64_t conv_output_size(const char *function, const char *dim_name, int6
     int64_t padded = size + 2 * o->padding[d];
     int64_t span = o->dilation[d] * (kernel - 1) + 1;
     if (span > padded) {
-        fail(function, "the padded input's %s is %lld (input %lld + 2 x padding %lld) but the "
-                       "dilated kernel spans %lld (kernel %lld, dilation %lld); the kernel "
-                       "can't be larger than the padded input",
-             dim_name, (long long)padded, (long long)size, (long long)o->padding[d],
-             (long long)span, (long long)kernel, (long long)o->dilation[d]);
+        ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
+                  "the padded input's %s is %lld (input %lld + 2 x padding %lld) but the "
+                  "dilated kernel spans %lld (kernel %lld, dilation %lld); the kernel "
+                  "can't be larger than the padded input",
+                  dim_name, (long long)padded, (long long)size, (long long)o->padding[d],
+                  (long long)span, (long long)kernel, (long long)o->dilation[d]);
         return -1;
     }
     return (padded - span) / o->stride[d] + 1;
@@ -162,15 +160,16 @@ static int64_t conv_output_size(const char *function, const char *dim_name, int6
 static int64_t transposed_output_size(const char *function, const char *dim_name, int64_t size,
                                       int64_t kernel, const ampc_conv2d_options *o, int d)
 {
-    int64_t out = (size - 1) * o->stride[d] - 2 * o->padding[d] +
-                  o->dilation[d] * (kernel - 1) + o->output_padding[d] + 1;
+    int64_t out = (size - 1) * o->stride[d] - 2 * o->padding[d] + o->dilation[d] * (kernel - 1) +
+                  o->output_padding[d] + 1;
     if (out >= 1) return out;
-    fail(function, "the output's %s would be %lld = (input %lld - 1) x stride %lld - 2 x "
-                   "padding %lld + dilation %lld x (kernel %lld - 1) + output_padding %lld + "
-                   "1; expected >= 1",
-         dim_name, (long long)out, (long long)size, (long long)o->stride[d],
-         (long long)o->padding[d], (long long)o->dilation[d], (long long)kernel,
-         (long long)o->output_padding[d]);
+    ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
+              "the output's %s would be %lld = (input %lld - 1) x stride %lld - 2 x "
+              "padding %lld + dilation %lld x (kernel %lld - 1) + output_padding %lld + "
+              "1; expected >= 1",
+              dim_name, (long long)out, (long long)size, (long long)o->stride[d],
+              (long long)o->padding[d], (long long)o->dilation[d], (long long)kernel,
+              (long long)o->output_padding[d]);
     return -1;
 }
 
@@ -179,8 +178,9 @@ static ampc_status check_bias(const char *function, const ampc_tensor *bias, int
     if (!bias || (bias->ndim == 1 && bias->shape[0] == channels)) return AMPC_OK;
     char text[AMPC_SHAPE_TEXT_CAPACITY];
     shape_text(text, bias);
-    return fail(function, "bias has shape %s; expected [%lld] (the output channels)", text,
-                (long long)channels);
+    return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
+                     "bias has shape %s; expected [%lld] (the output channels)", text,
+                     (long long)channels);
 }
 
 /* Fails unless a product of sizes fits in int64 (im2col buffers are products of them). */
@@ -198,8 +198,8 @@ static ampc_status check_product(const char *function, const int64_t *factors, i
 /* Validates everything and fills the params and the result's shape (ndim = input's). */
 static ampc_status prepare(const char *function, const ampc_tensor *input,
                            const ampc_tensor *weight, const ampc_tensor *bias,
-                           const ampc_conv2d_options *options, bool transposed,
-                           conv_params *params, int64_t *out_shape)
+                           const ampc_conv2d_options *options, bool transposed, conv_params *params,
+                           int64_t *out_shape)
 {
     if (!input) return ampc_fail_null(function, "input");
     if (!weight) return ampc_fail_null(function, "weight");
@@ -235,18 +235,23 @@ static ampc_status prepare(const char *function, const ampc_tensor *input,
 
     /* conv2d's view: the transposed op's output is the image, its input the result. */
     ampc_conv_geometry *g = &params->geometry;
-    *g = (ampc_conv_geometry){
-        .batch = batch, .groups = o.groups,
-        .out_channels = transposed ? channels : out_channels,
-        .cols = {.channels = transposed ? out_channels : channels,
-                 .in_h = transposed ? oh : h, .in_w = transposed ? ow : w,
-                 .out_h = transposed ? h : oh, .out_w = transposed ? w : ow,
-                 .kernel_h = kh, .kernel_w = kw,
-                 .stride_h = o.stride[0], .stride_w = o.stride[1],
-                 .pad_h = o.padding[0], .pad_w = o.padding[1],
-                 .dilation_h = o.dilation[0], .dilation_w = o.dilation[1]}};
+    *g = (ampc_conv_geometry){.batch = batch,
+                              .groups = o.groups,
+                              .out_channels = transposed ? channels : out_channels,
+                              .cols = {.channels = transposed ? out_channels : channels,
+                                       .in_h = transposed ? oh : h,
+                                       .in_w = transposed ? ow : w,
+                                       .out_h = transposed ? h : oh,
+                                       .out_w = transposed ? w : ow,
+                                       .kernel_h = kh,
+                                       .kernel_w = kw,
+                                       .stride_h = o.stride[0],
+                                       .stride_w = o.stride[1],
+                                       .pad_h = o.padding[0],
+                                       .pad_w = o.padding[1],
+                                       .dilation_h = o.dilation[0],
+                                       .dilation_w = o.dilation[1]}};
     params->transposed = transposed;
-    params->unbatched = ndim == 3;
     int64_t cols[] = {g->cols.channels, kh, kw, g->cols.out_h, g->cols.out_w};
     status = check_product(function, cols, 5);
     if (status != AMPC_OK) return status;
@@ -279,18 +284,17 @@ static ampc_tensor *run_forward(const char *function, const conv_params *p, ampc
     ampc_tensor *out = ampc_tensor_zeros(compute, ndim, out_shape);
     ampc_status status = x && w && out && (b || !bias) ? AMPC_OK : ampc_error_status();
     if (status == AMPC_OK)
-        status = p->transposed
-                     ? ampc_conv_lowered_dimage(function, &p->geometry, dtype,
-                                                ampc_tensor_data(out), ampc_tensor_data(x),
-                                                ampc_tensor_data(w))
-                     : ampc_conv_lowered_forward(function, &p->geometry, dtype,
-                                                 ampc_tensor_data(out), ampc_tensor_data(x),
-                                                 ampc_tensor_data(w));
+        status =
+            p->transposed
+                ? ampc_conv_lowered_dimage(function, &p->geometry, dtype, ampc_tensor_data(out),
+                                           ampc_tensor_data(x), ampc_tensor_data(w))
+                : ampc_conv_lowered_forward(function, &p->geometry, dtype, ampc_tensor_data(out),
+                                            ampc_tensor_data(x), ampc_tensor_data(w));
     if (status == AMPC_OK && b) {
         int64_t channels, positions;
         result_layout(p, &channels, &positions);
-        ampc_conv_add_bias(compute, ampc_tensor_data(out), ampc_tensor_data(b),
-                           p->geometry.batch, channels, positions);
+        ampc_conv_add_bias(compute, ampc_tensor_data(out), ampc_tensor_data(b), p->geometry.batch,
+                           channels, positions);
     }
     ampc_tensor_free(x);
     ampc_tensor_free(w);
@@ -308,8 +312,8 @@ static ampc_tensor *input_gradient(const char *function, const ampc_node *node,
                                    const ampc_tensor *w)
 {
     ampc_dtype dtype = ampc_tensor_dtype(dout), compute = ampc_compute_dtype(dtype);
-    ampc_tensor *dinput = ampc_tensor_zeros(compute, ampc_node_input_ndim(node, 0),
-                                            ampc_node_input_shape(node, 0));
+    ampc_tensor *dinput =
+        ampc_tensor_zeros(compute, ampc_node_input_ndim(node, 0), ampc_node_input_shape(node, 0));
     if (!dinput) return NULL;
     ampc_status status =
         p->transposed
@@ -334,16 +338,16 @@ static ampc_tensor *weight_gradient(const char *function, const ampc_node *node,
     if (!dweight) return NULL;
     const void *image = ampc_tensor_data(p->transposed ? dout : x);
     const void *dresult = ampc_tensor_data(p->transposed ? x : dout);
-    if (ampc_conv_lowered_dweight(function, &p->geometry, dtype, ampc_tensor_data(dweight),
-                                  dresult, image) != AMPC_OK) {
+    if (ampc_conv_lowered_dweight(function, &p->geometry, dtype, ampc_tensor_data(dweight), dresult,
+                                  image) != AMPC_OK) {
         ampc_tensor_free(dweight);
         return NULL;
     }
     return ampc_from_compute(function, dweight, ampc_node_input_dtype(node, 1));
 }
 
-static ampc_tensor *bias_gradient(const char *function, const ampc_node *node,
-                                  const conv_params *p, const ampc_tensor *dout)
+static ampc_tensor *bias_gradient(const char *function, const ampc_node *node, const conv_params *p,
+                                  const ampc_tensor *dout)
 {
     int64_t channels, positions;
     result_layout(p, &channels, &positions);
@@ -387,26 +391,28 @@ static ampc_status conv_backward(const ampc_node *node, const ampc_tensor *dout,
     return ampc_error_status();
 }
 
-static ampc_tensor *convolution(const char *function, const char *name,
-                                const ampc_tensor *input, const ampc_tensor *weight,
-                                const ampc_tensor *bias, const ampc_conv2d_options *options,
-                                bool transposed)
+static ampc_tensor *convolution(const char *function, const char *name, const ampc_tensor *input,
+                                const ampc_tensor *weight, const ampc_tensor *bias,
+                                const ampc_conv2d_options *options, bool transposed)
 {
     conv_params params = {0};
     int64_t out_shape[4];
-    if (prepare(function, input, weight, bias, options, transposed, &params, out_shape) !=
-        AMPC_OK)
+    if (prepare(function, input, weight, bias, options, transposed, &params, out_shape) != AMPC_OK)
         return NULL;
     ampc_dtype dtype = ampc_promote_float(input->dtype, weight->dtype);
     if (bias) dtype = ampc_promote_float(dtype, bias->dtype);
-    ampc_tensor *out = run_forward(function, &params, dtype, input, weight, bias, input->ndim,
-                                   out_shape);
+    ampc_tensor *out =
+        run_forward(function, &params, dtype, input, weight, bias, input->ndim, out_shape);
     if (!out) return NULL;
     const ampc_tensor *inputs[] = {input, weight, bias};
-    ampc_op_record record = {.name = name, .backward = conv_backward,
-                             .num_inputs = bias ? 3 : 2, .inputs = inputs,
-                             .num_saved = 2, .saved = inputs,
-                             .params = &params, .params_size = sizeof params};
+    ampc_op_record record = {.name = name,
+                             .backward = conv_backward,
+                             .num_inputs = bias ? 3 : 2,
+                             .inputs = inputs,
+                             .num_saved = 2,
+                             .saved = inputs,
+                             .params = &params,
+                             .params_size = sizeof params};
     if (ampc_autograd_record(function, out, &record) != AMPC_OK) {
         ampc_tensor_free(out);
         return NULL;
