@@ -9,7 +9,7 @@
 /* Below this many elements touched the work stays on the calling thread. */
 #define PARALLEL_MIN_ELEMENTS (1 << 15)
 
-static int thread_count(int64_t items, int64_t elements)
+int ampc_conv_threads(int64_t items, int64_t elements)
 {
     if (elements < PARALLEL_MIN_ELEMENTS || items < 2) return 1;
     int threads = ampc_num_threads();
@@ -28,25 +28,20 @@ static void valid_range(int64_t offset, int64_t stride, int64_t width, int64_t c
     if (*last < *first) *last = *first;
 }
 
+/* col2im accumulates, so it exists only for the compute dtypes. */
 #define COL2IM
 #define real double
 #define SUFFIX f64
 #include "kernels/im2col_impl.h"
-#undef real
-#undef SUFFIX
 
 #define real float
 #define SUFFIX f32
 #include "kernels/im2col_impl.h"
-#undef real
-#undef SUFFIX
 #undef COL2IM
 
 #define real uint16_t
 #define SUFFIX u16
 #include "kernels/im2col_impl.h"
-#undef real
-#undef SUFFIX
 
 void ampc_im2col(ampc_dtype dtype, void *cols, const void *x, int64_t images,
                  const ampc_im2col_shape *shape)

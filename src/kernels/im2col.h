@@ -26,6 +26,11 @@ typedef struct ampc_im2col_shape {
     int64_t dilation_h, dilation_w;
 } ampc_im2col_shape;
 
+/* How many threads a loop over `items` independent items touching `elements` elements in all
+ * should use: 1 below a size where waking threads costs more than it saves, else up to
+ * ampc_num_threads(). Shared by the convolution family's loops (im2col, pools, bias). */
+int ampc_conv_threads(int64_t items, int64_t elements);
+
 /* cols (images, C kH kW, OH OW) from x (images, C, H, W), both contiguous. dtype is any
  * 8-, 4- or 2-byte float (F64, F32, F16, BF16): the gather copies bits, and 0 bits are +0 in
  * each. Splits its rows over threads when there are enough. */

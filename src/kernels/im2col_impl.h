@@ -1,5 +1,6 @@
 /* The im2col and col2im loops for one element type, included by im2col.c once per type with
- * `real` (the element type) and SUFFIX (the name suffix) defined. No include guard. */
+ * `real` (the element type) and SUFFIX (the name suffix) defined. No include
+ * guard; real and SUFFIX are undefined at the end. */
 
 #define IM2COL_CONCAT_(a, b) a##_##b
 #define IM2COL_CONCAT(a, b) IM2COL_CONCAT_(a, b)
@@ -34,7 +35,7 @@ static void IM2COL_NAME(im2col)(real *cols, const real *x, int64_t images,
 {
     int64_t kernel = s->kernel_h * s->kernel_w, positions = s->out_h * s->out_w;
     int64_t rows = images * s->channels * kernel;
-    int threads = thread_count(rows, rows * positions);
+    int threads = ampc_conv_threads(rows, rows * positions);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t r = 0; r < rows; r++) {
         int64_t plane = r / kernel, k = r % kernel;
@@ -67,7 +68,7 @@ static void IM2COL_NAME(col2im)(real *dx, const real *dcols, int64_t images,
 {
     int64_t kernel = s->kernel_h * s->kernel_w, positions = s->out_h * s->out_w;
     int64_t planes = images * s->channels;
-    int threads = thread_count(planes, planes * kernel * positions);
+    int threads = ampc_conv_threads(planes, planes * kernel * positions);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t p = 0; p < planes; p++)
         IM2COL_NAME(col2im_plane)(dx + p * s->in_h * s->in_w, dcols + p * kernel * positions,
@@ -78,3 +79,5 @@ static void IM2COL_NAME(col2im)(real *dx, const real *dcols, int64_t images,
 #undef IM2COL_NAME
 #undef IM2COL_CONCAT
 #undef IM2COL_CONCAT_
+#undef real
+#undef SUFFIX

@@ -5,12 +5,8 @@
 #include <math.h>
 #include <stddef.h>
 
-#include <ampc/cpu.h>
-
 #include "core/error.h"
-
-/* Below this many elements touched the work stays on the calling thread. */
-#define PARALLEL_MIN_ELEMENTS (1 << 15)
+#include "kernels/im2col.h"
 
 /* An averaging window: rows [h0, h1), columns [w0, w1), divided by count. */
 typedef struct pool_window {
@@ -19,13 +15,6 @@ typedef struct pool_window {
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
-
-static int thread_count(int64_t items, int64_t elements)
-{
-    if (elements < PARALLEL_MIN_ELEMENTS || items < 2) return 1;
-    int threads = ampc_num_threads();
-    return items < threads ? (int)items : threads;
-}
 
 /* Cell (oh, ow) of the adaptive pool: rows floor(oh H / OH) to ceil((oh + 1) H / OH), as
  * PyTorch's start_index / end_index. Never empty for H, OH >= 1. */
@@ -42,14 +31,10 @@ static bool adaptive_window(int64_t oh, int64_t ow, const ampc_pool_shape *s, po
 #define real double
 #define SUFFIX f64
 #include "kernels/pool_impl.h"
-#undef real
-#undef SUFFIX
 
 #define real float
 #define SUFFIX f32
 #include "kernels/pool_impl.h"
-#undef real
-#undef SUFFIX
 
 void ampc_pool2d_forward(ampc_pool_kind kind, ampc_dtype dtype, void *out, const void *x,
                          int64_t planes, const ampc_pool_shape *shape)

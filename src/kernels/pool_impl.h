@@ -1,5 +1,5 @@
 /* The pooling loops for one element type, included by pool.c once per type with `real` and
- * SUFFIX defined. No include guard. */
+ * SUFFIX defined. No include guard; real and SUFFIX are undefined at the end. */
 
 #define POOL_CONCAT_(a, b) a##_##b
 #define POOL_CONCAT(a, b) POOL_CONCAT_(a, b)
@@ -90,7 +90,7 @@ static void POOL_NAME(forward)(ampc_pool_kind kind, real *out, const real *x, in
                                const ampc_pool_shape *s)
 {
     int64_t in_plane = s->in_h * s->in_w, out_plane = s->out_h * s->out_w;
-    int threads = thread_count(planes, planes * (in_plane + out_plane));
+    int threads = ampc_conv_threads(planes, planes * (in_plane + out_plane));
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t p = 0; p < planes; p++)
         POOL_NAME(forward_plane)(kind, out + p * out_plane, x + p * in_plane, s);
@@ -100,7 +100,7 @@ static void POOL_NAME(backward)(ampc_pool_kind kind, real *dx, const real *dout,
                                 int64_t planes, const ampc_pool_shape *s)
 {
     int64_t in_plane = s->in_h * s->in_w, out_plane = s->out_h * s->out_w;
-    int threads = thread_count(planes, planes * (in_plane + out_plane));
+    int threads = ampc_conv_threads(planes, planes * (in_plane + out_plane));
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t p = 0; p < planes; p++)
         POOL_NAME(backward_plane)(kind, dx + p * in_plane, dout + p * out_plane,
@@ -110,3 +110,5 @@ static void POOL_NAME(backward)(ampc_pool_kind kind, real *dx, const real *dout,
 #undef POOL_NAME
 #undef POOL_CONCAT
 #undef POOL_CONCAT_
+#undef real
+#undef SUFFIX

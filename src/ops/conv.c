@@ -16,6 +16,7 @@
 #include "autograd/record.h"
 #include "core/error.h"
 #include "ops/conv_lowering.h"
+#include "ops/conv_options.h"
 #include "ops/op_support.h"
 #include "tensor/tensor_internal.h"
 
@@ -29,21 +30,12 @@ ampc_conv2d_options ampc_conv2d_defaults(void)
     return (ampc_conv2d_options){.stride = {1, 1}, .dilation = {1, 1}, .groups = 1};
 }
 
-static ampc_status check_pair(const char *function, const char *name, const int64_t *pair,
-                              int64_t minimum)
-{
-    if (pair[0] >= minimum && pair[1] >= minimum) return AMPC_OK;
-    return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
-                     "options->%s is [%lld, %lld]; expected each >= %lld", name, (long long)pair[0],
-                     (long long)pair[1], (long long)minimum);
-}
-
 static ampc_status check_options(const char *function, const ampc_conv2d_options *o,
                                  bool transposed)
 {
-    ampc_status status = check_pair(function, "stride", o->stride, 1);
-    if (status == AMPC_OK) status = check_pair(function, "padding", o->padding, 0);
-    if (status == AMPC_OK) status = check_pair(function, "dilation", o->dilation, 1);
+    ampc_status status = ampc_conv_check_pair(function, "stride", o->stride, 1);
+    if (status == AMPC_OK) status = ampc_conv_check_pair(function, "padding", o->padding, 0);
+    if (status == AMPC_OK) status = ampc_conv_check_pair(function, "dilation", o->dilation, 1);
     if (status == AMPC_OK && o->groups < 1)
         status = ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
                            "options->groups is %lld; expected >= 1", (long long)o->groups);
@@ -56,7 +48,7 @@ static ampc_status check_options(const char *function, const ampc_conv2d_options
                          "is for ampc_conv_transpose2d)",
                          (long long)op[0], (long long)op[1]);
     }
-    status = check_pair(function, "output_padding", op, 0);
+    status = ampc_conv_check_pair(function, "output_padding", op, 0);
     for (int d = 0; d < 2 && status == AMPC_OK; d++)
         if (op[d] >= o->stride[d] && op[d] >= o->dilation[d])
             status = ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,

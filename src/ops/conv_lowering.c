@@ -13,7 +13,6 @@
  * the batch does not depend on the thread count). */
 #include "ops/conv_lowering.h"
 
-#include <ampc/cpu.h>
 #include <ampc/gemm.h>
 
 #include "core/error.h"
@@ -21,8 +20,6 @@
 
 /* The largest im2col buffer the chunking aims for. */
 #define COLS_BUDGET_BYTES ((int64_t)16 << 20)
-/* Below this many elements the bias loops stay on the calling thread. */
-#define PARALLEL_MIN_ELEMENTS (1 << 15)
 
 /* The sizes every product needs, derived once. */
 typedef struct lowering {
@@ -91,175 +88,205 @@ static char *at_mut(void *base, int64_t elements, size_t size)
 static ampc_gemm_operand operand(ampc_dtype dtype, const void *data, int64_t leading_dim,
                                  int64_t batch_stride)
 {
-    return (ampc_gemm_operand){.dtype = dtype, .data = data, .leading_dim = leading_dim,
-                               .batch_stride = batch_stride};
+    return (ampc_gemm_operand){
+        .dtype = dtype, .data = data, .leading_dim = leading_dim, .batch_stride = batch_stride};
 }
 
 static ampc_gemm_output output(ampc_dtype dtype, void *data, int64_t leading_dim,
                                int64_t batch_stride)
 {
-    return (ampc_gemm_output){.dtype = dtype, .data = data, .leading_dim = leading_dim,
-                              .batch_stride = batch_stride};
+    return (ampc_gemm_output){
+        .dtype = dtype, .data = data, .leading_dim = leading_dim, .batch_stride = batch_stride};
+}
+
+/* Images [first, first + images) of the batch, and the cols buffer they share (the image
+ * itself when the lowering is direct). */
+typedef struct chunk {
+    int64_t first, images;
+    void *cols;
+} chunk;
+
+/* result[n, g] (C_out/G, P) = weight[g] (C_out/G, K) . cols[n, g] (K, P), for the chunk. */
+static ampc_status forward_chunk(const ampc_conv_geometry *g, const lowering *l, const chunk *c,
+                                 void *result, const void *image, const void *weight)
+{
+    const void *chunk_image = at(image, c->first * l->image_elements, l->gemm_size);
+    const void *cols = l->direct ? chunk_image : c->cols;
+    if (!l->direct) ampc_im2col(l->gemm_dtype, c->cols, chunk_image, c->images, &g->cols);
+    void *chunk_result = at_mut(result, c->first * g->out_channels * l->positions, l->compute_size);
+    ampc_status status = AMPC_OK;
+    for (int64_t group = 0; group < g->groups && status == AMPC_OK; group++) {
+        ampc_gemm_desc desc = {
+            .m = l->out_per_group,
+            .n = l->positions,
+            .k = l->k,
+            .batch = c->images,
+            .alpha = 1.0,
+            .beta = 0.0,
+            /* weight[g], the same for every image */
+            .a = operand(l->gemm_dtype, at(weight, group * l->out_per_group * l->k, l->gemm_size),
+                         l->k, 0),
+            .b = operand(l->gemm_dtype, at(cols, group * l->k * l->positions, l->gemm_size),
+                         l->positions, l->cols_elements),
+            .c = output(
+                l->compute_dtype,
+                at_mut(chunk_result, group * l->out_per_group * l->positions, l->compute_size),
+                l->positions, g->out_channels * l->positions),
+            .bias_dtype = l->compute_dtype};
+        status = ampc_gemm(&desc);
+    }
+    return status;
+}
+
+/* dcols[n, g] (K, P) = weight[g]^T (K, C_out/G) . dresult[n, g] (C_out/G, P), then col2im. */
+static ampc_status dimage_chunk(const ampc_conv_geometry *g, const lowering *l, const chunk *c,
+                                void *dimage, const void *dresult, const void *weight)
+{
+    void *chunk_dimage = at_mut(dimage, c->first * l->image_elements, l->compute_size);
+    /* Direct: dcols is dimage itself, so the GEMM accumulates into it (beta 1). */
+    void *dcols = l->direct ? chunk_dimage : c->cols;
+    const void *chunk_dresult =
+        at(dresult, c->first * g->out_channels * l->positions, l->gemm_size);
+    ampc_status status = AMPC_OK;
+    for (int64_t group = 0; group < g->groups && status == AMPC_OK; group++) {
+        ampc_gemm_desc desc = {
+            .transpose_a = AMPC_TRANSPOSE,
+            .m = l->k,
+            .n = l->positions,
+            .k = l->out_per_group,
+            .batch = c->images,
+            .alpha = 1.0,
+            .beta = l->direct ? 1.0 : 0.0,
+            .a = operand(l->gemm_dtype, at(weight, group * l->out_per_group * l->k, l->gemm_size),
+                         l->k, 0),
+            .b = operand(l->gemm_dtype,
+                         at(chunk_dresult, group * l->out_per_group * l->positions, l->gemm_size),
+                         l->positions, g->out_channels * l->positions),
+            .c = output(l->compute_dtype,
+                        at_mut(dcols, group * l->k * l->positions, l->compute_size), l->positions,
+                        l->cols_elements),
+            .bias_dtype = l->compute_dtype};
+        status = ampc_gemm(&desc);
+    }
+    if (status == AMPC_OK && !l->direct)
+        ampc_col2im(l->compute_dtype, chunk_dimage, dcols, c->images, &g->cols);
+    return status;
+}
+
+/* dweight[g] (C_out/G, K) += dresult[n, g] (C_out/G, P) . cols[n, g]^T (P, K), one image after
+ * another; the groups are the GEMM's batch. */
+static ampc_status dweight_chunk(const ampc_conv_geometry *g, const lowering *l, const chunk *c,
+                                 void *dweight, const void *dresult, const void *image)
+{
+    const void *chunk_image = at(image, c->first * l->image_elements, l->gemm_size);
+    const void *cols = l->direct ? chunk_image : c->cols;
+    if (!l->direct) ampc_im2col(l->gemm_dtype, c->cols, chunk_image, c->images, &g->cols);
+    ampc_status status = AMPC_OK;
+    for (int64_t i = 0; i < c->images && status == AMPC_OK; i++) {
+        ampc_gemm_desc desc = {
+            .transpose_b = AMPC_TRANSPOSE,
+            .m = l->out_per_group,
+            .n = l->k,
+            .k = l->positions,
+            .batch = g->groups,
+            .alpha = 1.0,
+            .beta = 1.0,
+            .a = operand(l->gemm_dtype,
+                         at(dresult, (c->first + i) * g->out_channels * l->positions, l->gemm_size),
+                         l->positions, l->out_per_group * l->positions),
+            .b = operand(l->gemm_dtype, at(cols, i * l->cols_elements, l->gemm_size), l->positions,
+                         l->k * l->positions),
+            .c = output(l->compute_dtype, dweight, l->k, l->out_per_group * l->k),
+            .bias_dtype = l->compute_dtype};
+        status = ampc_gemm(&desc);
+    }
+    return status;
+}
+
+typedef enum lowered_pass { PASS_FORWARD, PASS_DIMAGE, PASS_DWEIGHT } lowered_pass;
+
+/* Runs a pass chunk by chunk over the batch. The buffer holds cols in the GEMM dtype, or for
+ * the input gradient dcols in the compute dtype. */
+static ampc_status run_chunks(const char *function, const ampc_conv_geometry *g,
+                              ampc_dtype gemm_dtype, lowered_pass pass, void *out,
+                              const void *first_operand, const void *second_operand)
+{
+    if (g->batch == 0) return AMPC_OK;
+    lowering l = describe(g, gemm_dtype);
+    ampc_dtype buffer_dtype = pass == PASS_DIMAGE ? l.compute_dtype : l.gemm_dtype;
+    int64_t images = chunk_images(g, &l, ampc_dtype_size(buffer_dtype));
+    bool failed;
+    ampc_tensor *buffer = cols_buffer(function, &l, buffer_dtype, images, &failed);
+    if (failed) return ampc_error_status();
+    ampc_status status = AMPC_OK;
+    for (int64_t first = 0; first < g->batch && status == AMPC_OK; first += images) {
+        chunk c = {.first = first,
+                   .images = g->batch - first < images ? g->batch - first : images,
+                   .cols = buffer ? ampc_tensor_data(buffer) : NULL};
+        switch (pass) {
+        case PASS_FORWARD:
+            status = forward_chunk(g, &l, &c, out, first_operand, second_operand);
+            break;
+        case PASS_DIMAGE:
+            status = dimage_chunk(g, &l, &c, out, first_operand, second_operand);
+            break;
+        case PASS_DWEIGHT:
+            status = dweight_chunk(g, &l, &c, out, first_operand, second_operand);
+            break;
+        }
+    }
+    ampc_tensor_free(buffer);
+    return status;
 }
 
 ampc_status ampc_conv_lowered_forward(const char *function, const ampc_conv_geometry *g,
                                       ampc_dtype gemm_dtype, void *result, const void *image,
                                       const void *weight)
 {
-    if (g->batch == 0) return AMPC_OK;
-    lowering l = describe(g, gemm_dtype);
-    int64_t chunk = chunk_images(g, &l, l.gemm_size);
-    bool failed;
-    ampc_tensor *buffer = cols_buffer(function, &l, gemm_dtype, chunk, &failed);
-    if (failed) return ampc_error_status();
-    ampc_status status = AMPC_OK;
-    for (int64_t first = 0; first < g->batch && status == AMPC_OK; first += chunk) {
-        int64_t images = g->batch - first < chunk ? g->batch - first : chunk;
-        const void *chunk_image = at(image, first * l.image_elements, l.gemm_size);
-        const void *cols = l.direct ? chunk_image : ampc_tensor_data(buffer);
-        if (!l.direct) ampc_im2col(gemm_dtype, (void *)cols, chunk_image, images, &g->cols);
-        void *chunk_result = at_mut(result, first * g->out_channels * l.positions,
-                                    l.compute_size);
-        for (int64_t group = 0; group < g->groups && status == AMPC_OK; group++) {
-            ampc_gemm_desc desc = {
-                .m = l.out_per_group, .n = l.positions, .k = l.k, .batch = images,
-                .alpha = 1.0, .beta = 0.0,
-                /* weight[g] (C_out/G, K), the same for every image */
-                .a = operand(gemm_dtype, at(weight, group * l.out_per_group * l.k, l.gemm_size),
-                             l.k, 0),
-                /* cols[n, g] (K, P) */
-                .b = operand(gemm_dtype, at(cols, group * l.k * l.positions, l.gemm_size),
-                             l.positions, l.cols_elements),
-                /* result[n, g] (C_out/G, P) */
-                .c = output(l.compute_dtype,
-                            at_mut(chunk_result, group * l.out_per_group * l.positions,
-                                   l.compute_size),
-                            l.positions, g->out_channels * l.positions),
-                .bias_dtype = l.compute_dtype};
-            status = ampc_gemm(&desc);
-        }
-    }
-    ampc_tensor_free(buffer);
-    return status;
+    return run_chunks(function, g, gemm_dtype, PASS_FORWARD, result, image, weight);
 }
 
 ampc_status ampc_conv_lowered_dimage(const char *function, const ampc_conv_geometry *g,
                                      ampc_dtype gemm_dtype, void *dimage, const void *dresult,
                                      const void *weight)
 {
-    if (g->batch == 0) return AMPC_OK;
-    lowering l = describe(g, gemm_dtype);
-    int64_t chunk = chunk_images(g, &l, l.compute_size);
-    bool failed;
-    ampc_tensor *buffer = cols_buffer(function, &l, l.compute_dtype, chunk, &failed);
-    if (failed) return ampc_error_status();
-    ampc_status status = AMPC_OK;
-    for (int64_t first = 0; first < g->batch && status == AMPC_OK; first += chunk) {
-        int64_t images = g->batch - first < chunk ? g->batch - first : chunk;
-        void *chunk_dimage = at_mut(dimage, first * l.image_elements, l.compute_size);
-        /* Direct: dcols is dimage itself, so the GEMM accumulates into it (beta 1). */
-        void *dcols = l.direct ? chunk_dimage : ampc_tensor_data(buffer);
-        const void *chunk_dresult = at(dresult, first * g->out_channels * l.positions,
-                                       l.gemm_size);
-        for (int64_t group = 0; group < g->groups && status == AMPC_OK; group++) {
-            ampc_gemm_desc desc = {
-                .transpose_a = AMPC_TRANSPOSE,
-                .m = l.k, .n = l.positions, .k = l.out_per_group, .batch = images,
-                .alpha = 1.0, .beta = l.direct ? 1.0 : 0.0,
-                /* weight[g]^T (K, C_out/G) */
-                .a = operand(gemm_dtype, at(weight, group * l.out_per_group * l.k, l.gemm_size),
-                             l.k, 0),
-                /* dresult[n, g] (C_out/G, P) */
-                .b = operand(gemm_dtype,
-                             at(chunk_dresult, group * l.out_per_group * l.positions,
-                                l.gemm_size),
-                             l.positions, g->out_channels * l.positions),
-                /* dcols[n, g] (K, P) */
-                .c = output(l.compute_dtype,
-                            at_mut(dcols, group * l.k * l.positions, l.compute_size),
-                            l.positions, l.cols_elements),
-                .bias_dtype = l.compute_dtype};
-            status = ampc_gemm(&desc);
-        }
-        if (status == AMPC_OK && !l.direct)
-            ampc_col2im(l.compute_dtype, chunk_dimage, dcols, images, &g->cols);
-    }
-    ampc_tensor_free(buffer);
-    return status;
+    return run_chunks(function, g, gemm_dtype, PASS_DIMAGE, dimage, dresult, weight);
 }
 
 ampc_status ampc_conv_lowered_dweight(const char *function, const ampc_conv_geometry *g,
-                                      ampc_dtype gemm_dtype, void *dweight,
-                                      const void *dresult, const void *image)
+                                      ampc_dtype gemm_dtype, void *dweight, const void *dresult,
+                                      const void *image)
 {
-    if (g->batch == 0) return AMPC_OK;
-    lowering l = describe(g, gemm_dtype);
-    int64_t chunk = chunk_images(g, &l, l.gemm_size);
-    bool failed;
-    ampc_tensor *buffer = cols_buffer(function, &l, gemm_dtype, chunk, &failed);
-    if (failed) return ampc_error_status();
-    ampc_status status = AMPC_OK;
-    for (int64_t first = 0; first < g->batch && status == AMPC_OK; first += chunk) {
-        int64_t images = g->batch - first < chunk ? g->batch - first : chunk;
-        const void *chunk_image = at(image, first * l.image_elements, l.gemm_size);
-        const void *cols = l.direct ? chunk_image : ampc_tensor_data(buffer);
-        if (!l.direct) ampc_im2col(gemm_dtype, (void *)cols, chunk_image, images, &g->cols);
-        for (int64_t i = 0; i < images && status == AMPC_OK; i++) {
-            const void *image_dresult = at(dresult, (first + i) * g->out_channels * l.positions,
-                                           l.gemm_size);
-            /* The groups are the GEMM's batch. */
-            ampc_gemm_desc desc = {
-                .transpose_b = AMPC_TRANSPOSE,
-                .m = l.out_per_group, .n = l.k, .k = l.positions, .batch = g->groups,
-                .alpha = 1.0, .beta = 1.0,
-                /* dresult[n, g] (C_out/G, P) */
-                .a = operand(gemm_dtype, image_dresult, l.positions,
-                             l.out_per_group * l.positions),
-                /* cols[n, g]^T (P, K) */
-                .b = operand(gemm_dtype, at(cols, i * l.cols_elements, l.gemm_size),
-                             l.positions, l.k * l.positions),
-                /* dweight[g] (C_out/G, K) */
-                .c = output(l.compute_dtype, dweight, l.k, l.out_per_group * l.k),
-                .bias_dtype = l.compute_dtype};
-            status = ampc_gemm(&desc);
-        }
-    }
-    ampc_tensor_free(buffer);
-    return status;
+    return run_chunks(function, g, gemm_dtype, PASS_DWEIGHT, dweight, dresult, image);
 }
 
-static int bias_threads(int64_t items, int64_t elements)
-{
-    if (elements < PARALLEL_MIN_ELEMENTS || items < 2) return 1;
-    int threads = ampc_num_threads();
-    return items < threads ? (int)items : threads;
-}
-
-#define DEFINE_BIAS_LOOPS(real, suffix)                                                      \
-    static void add_bias_##suffix(real *values, const real *bias, int64_t batch,             \
-                                  int64_t channels, int64_t positions)                       \
-    {                                                                                        \
-        int64_t planes = batch * channels;                                                   \
-        int threads = bias_threads(planes, planes * positions);                              \
-        _Pragma("omp parallel for num_threads(threads) schedule(static) if (threads > 1)")   \
-        for (int64_t plane = 0; plane < planes; plane++) {                                   \
-            real b = bias[plane % channels], *row = values + plane * positions;             \
-            for (int64_t p = 0; p < positions; p++) row[p] += b;                             \
-        }                                                                                    \
-    }                                                                                        \
-    static void sum_bias_##suffix(real *dbias, const real *dvalues, int64_t batch,           \
-                                  int64_t channels, int64_t positions)                       \
-    {                                                                                        \
-        int threads = bias_threads(channels, batch * channels * positions);                  \
-        _Pragma("omp parallel for num_threads(threads) schedule(static) if (threads > 1)")   \
-        for (int64_t c = 0; c < channels; c++) {                                             \
-            real sum = 0;                                                                    \
-            for (int64_t n = 0; n < batch; n++) {                                            \
-                const real *row = dvalues + (n * channels + c) * positions;                  \
-                for (int64_t p = 0; p < positions; p++) sum += row[p];                       \
-            }                                                                                \
-            dbias[c] = sum;                                                                  \
-        }                                                                                    \
+#define DEFINE_BIAS_LOOPS(real, suffix)                                                            \
+    static void add_bias_##suffix(real *values, const real *bias, int64_t batch, int64_t channels, \
+                                  int64_t positions)                                               \
+    {                                                                                              \
+        int64_t planes = batch * channels;                                                         \
+        int threads = ampc_conv_threads(planes, planes * positions);                               \
+        _Pragma("omp parallel for num_threads(threads) schedule(static) if (threads > 1)") for (   \
+            int64_t plane = 0; plane < planes; plane++)                                            \
+        {                                                                                          \
+            real b = bias[plane % channels], *row = values + plane * positions;                    \
+            for (int64_t p = 0; p < positions; p++) row[p] += b;                                   \
+        }                                                                                          \
+    }                                                                                              \
+    static void sum_bias_##suffix(real *dbias, const real *dvalues, int64_t batch,                 \
+                                  int64_t channels, int64_t positions)                             \
+    {                                                                                              \
+        int threads = ampc_conv_threads(channels, batch * channels * positions);                   \
+        _Pragma("omp parallel for num_threads(threads) schedule(static) if (threads > 1)") for (   \
+            int64_t c = 0; c < channels; c++)                                                      \
+        {                                                                                          \
+            real sum = 0;                                                                          \
+            for (int64_t n = 0; n < batch; n++) {                                                  \
+                const real *row = dvalues + (n * channels + c) * positions;                        \
+                for (int64_t p = 0; p < positions; p++) sum += row[p];                             \
+            }                                                                                      \
+            dbias[c] = sum;                                                                        \
+        }                                                                                          \
     }
 
 DEFINE_BIAS_LOOPS(double, f64)

@@ -12,6 +12,7 @@
 #include "autograd/record.h"
 #include "core/error.h"
 #include "kernels/pool.h"
+#include "ops/conv_options.h"
 #include "ops/op_support.h"
 #include "tensor/tensor_internal.h"
 
@@ -65,25 +66,16 @@ static int64_t pool_output_size(int64_t size, int64_t kernel, int64_t pad, int64
     return out;
 }
 
-static ampc_status check_pair(const char *function, const char *name, const int64_t *pair,
-                              int64_t minimum)
-{
-    if (pair[0] >= minimum && pair[1] >= minimum) return AMPC_OK;
-    return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
-                     "options->%s is [%lld, %lld]; expected each >= %lld", name, (long long)pair[0],
-                     (long long)pair[1], (long long)minimum);
-}
-
 /* Validates options for input and fills the pool's shape (0 strides and dilations mean the
  * kernel and 1). */
 static ampc_status prepare_windows(const char *function, const ampc_tensor *input,
                                    const ampc_pool2d_options *o, bool dilated, ampc_pool_shape *s)
 {
     if (!o) return ampc_fail_null(function, "options");
-    ampc_status status = check_pair(function, "kernel", o->kernel, 1);
-    if (status == AMPC_OK) status = check_pair(function, "stride", o->stride, 0);
-    if (status == AMPC_OK) status = check_pair(function, "padding", o->padding, 0);
-    if (status == AMPC_OK) status = check_pair(function, "dilation", o->dilation, 0);
+    ampc_status status = ampc_conv_check_pair(function, "kernel", o->kernel, 1);
+    if (status == AMPC_OK) status = ampc_conv_check_pair(function, "stride", o->stride, 0);
+    if (status == AMPC_OK) status = ampc_conv_check_pair(function, "padding", o->padding, 0);
+    if (status == AMPC_OK) status = ampc_conv_check_pair(function, "dilation", o->dilation, 0);
     if (status != AMPC_OK) return status;
     if (!dilated && (o->dilation[0] > 1 || o->dilation[1] > 1))
         return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,

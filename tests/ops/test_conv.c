@@ -66,8 +66,8 @@ static ampc_tensor *reference(const conv_spec *s, const ampc_tensor *input,
     ampc_tensor *out = ampc_tensor_zeros(AMPC_F64, 4, shape);
     double *y = ampc_tensor_data(out);
     int64_t in_group = s->in_channels / o->groups, out_group = s->out_channels / o->groups;
-#define X(n, c, i, j) x[(((n) * s->in_channels + (c)) * s->h + (i)) * s->w + (j)]
-#define Y(n, c, i, j) y[(((n) * s->out_channels + (c)) * oh_size + (i)) * ow_size + (j)]
+#define X(n, c, i, j) x[(((n)*s->in_channels + (c)) * s->h + (i)) * s->w + (j)]
+#define Y(n, c, i, j) y[(((n)*s->out_channels + (c)) * oh_size + (i)) * ow_size + (j)]
     for (int64_t n = 0; n < s->batch; n++) {
         if (!s->transposed) {
             for (int64_t co = 0; co < s->out_channels; co++)
@@ -78,10 +78,10 @@ static ampc_tensor *reference(const conv_spec *s, const ampc_tensor *input,
                         for (int64_t ci = 0; ci < in_group; ci++)
                             for (int64_t kh = 0; kh < s->kh; kh++)
                                 for (int64_t kw = 0; kw < s->kw; kw++) {
-                                    int64_t ih = oh * o->stride[0] - o->padding[0] +
-                                                 kh * o->dilation[0];
-                                    int64_t iw = ow * o->stride[1] - o->padding[1] +
-                                                 kw * o->dilation[1];
+                                    int64_t ih =
+                                        oh * o->stride[0] - o->padding[0] + kh * o->dilation[0];
+                                    int64_t iw =
+                                        ow * o->stride[1] - o->padding[1] + kw * o->dilation[1];
                                     if (ih < 0 || ih >= s->h || iw < 0 || iw >= s->w) continue;
                                     sum += X(n, group * in_group + ci, ih, iw) *
                                            w[((co * in_group + ci) * s->kh + kh) * s->kw + kw];
@@ -101,12 +101,11 @@ static ampc_tensor *reference(const conv_spec *s, const ampc_tensor *input,
                     for (int64_t co = 0; co < out_group; co++)
                         for (int64_t kh = 0; kh < s->kh; kh++)
                             for (int64_t kw = 0; kw < s->kw; kw++) {
-                                int64_t oh = ih * o->stride[0] - o->padding[0] +
-                                             kh * o->dilation[0];
-                                int64_t ow = iw * o->stride[1] - o->padding[1] +
-                                             kw * o->dilation[1];
-                                if (oh < 0 || oh >= oh_size || ow < 0 || ow >= ow_size)
-                                    continue;
+                                int64_t oh =
+                                    ih * o->stride[0] - o->padding[0] + kh * o->dilation[0];
+                                int64_t ow =
+                                    iw * o->stride[1] - o->padding[1] + kw * o->dilation[1];
+                                if (oh < 0 || oh >= oh_size || ow < 0 || ow >= ow_size) continue;
                                 Y(n, group * out_group + co, oh, ow) +=
                                     X(n, ci, ih, iw) *
                                     w[((ci * out_group + co) * s->kh + kh) * s->kw + kw];
@@ -165,8 +164,7 @@ static void check_forward(const conv_spec *s, uint64_t seed)
     int count = make_inputs(s, seed, inputs);
     ampc_tensor *out = conv_op(inputs, s);
     assert_non_null(out);
-    int64_t expected_shape[4] = {s->batch, s->out_channels, output_size(s, 0),
-                                 output_size(s, 1)};
+    int64_t expected_shape[4] = {s->batch, s->out_channels, output_size(s, 0), output_size(s, 1)};
     int offset = s->unbatched ? 1 : 0;
     assert_int_equal(ampc_tensor_ndim(out), 4 - offset);
     for (int d = offset; d < 4; d++)
@@ -189,7 +187,9 @@ static void check_gradients(const conv_spec *s, uint64_t seed, bool noncontiguou
         inputs[0] = strided;
     }
     gradcheck_case check = {.name = s->transposed ? "conv_transpose2d" : "conv2d",
-                            .op = conv_op, .context = s, .num_inputs = count,
+                            .op = conv_op,
+                            .context = s,
+                            .num_inputs = count,
                             .inputs = inputs};
     gradcheck_assert(&check);
     free_inputs(inputs, count);
@@ -268,8 +268,15 @@ static void test_pointwise_conv_without_im2col(void **state)
 {
     (void)state;
     for (int transposed = 0; transposed < 2; transposed++) {
-        conv_spec s = {.batch = 3, .in_channels = 4, .h = 3, .w = 5, .out_channels = 6,
-                       .kh = 1, .kw = 1, .options = ampc_conv2d_defaults(), .bias = true,
+        conv_spec s = {.batch = 3,
+                       .in_channels = 4,
+                       .h = 3,
+                       .w = 5,
+                       .out_channels = 6,
+                       .kh = 1,
+                       .kw = 1,
+                       .options = ampc_conv2d_defaults(),
+                       .bias = true,
                        .transposed = transposed};
         s.options.groups = 2;
         check_forward(&s, 500);
@@ -281,12 +288,25 @@ static void test_pointwise_conv_without_im2col(void **state)
 static void test_edge_sizes(void **state)
 {
     (void)state;
-    conv_spec ones = {.batch = 1, .in_channels = 1, .h = 1, .w = 1, .out_channels = 1,
-                      .kh = 1, .kw = 1, .options = ampc_conv2d_defaults(), .bias = true};
+    conv_spec ones = {.batch = 1,
+                      .in_channels = 1,
+                      .h = 1,
+                      .w = 1,
+                      .out_channels = 1,
+                      .kh = 1,
+                      .kw = 1,
+                      .options = ampc_conv2d_defaults(),
+                      .bias = true};
     check_forward(&ones, 600);
     check_gradients(&ones, 601, false);
-    conv_spec full = {.batch = 2, .in_channels = 2, .h = 3, .w = 2, .out_channels = 3,
-                      .kh = 5, .kw = 4, .options = ampc_conv2d_defaults()};
+    conv_spec full = {.batch = 2,
+                      .in_channels = 2,
+                      .h = 3,
+                      .w = 2,
+                      .out_channels = 3,
+                      .kh = 5,
+                      .kw = 4,
+                      .options = ampc_conv2d_defaults()};
     full.options.padding[0] = 1;
     full.options.padding[1] = 1;
     check_forward(&full, 602);
@@ -341,7 +361,9 @@ static void test_conv_dtypes_against_float64(void **state)
             ampc_tensor *inputs[3];
             int count = make_inputs(&s, 900 + (uint64_t)c, inputs);
             gradcheck_case check = {.name = transposed ? "conv_transpose2d" : "conv2d",
-                                    .op = conv_op, .context = &s, .num_inputs = count,
+                                    .op = conv_op,
+                                    .context = &s,
+                                    .num_inputs = count,
                                     .inputs = inputs};
             for (int d = 0; d < 3; d++) dtype_check_assert(&check, dtypes[d], tolerances[d]);
             free_inputs(inputs, count);
@@ -384,8 +406,15 @@ static void test_mixed_dtypes_promote(void **state)
 static void test_large_batch_runs_in_chunks(void **state)
 {
     (void)state;
-    conv_spec s = {.batch = 3, .in_channels = 16, .h = 128, .w = 130, .out_channels = 2,
-                   .kh = 3, .kw = 3, .options = ampc_conv2d_defaults(), .bias = true};
+    conv_spec s = {.batch = 3,
+                   .in_channels = 16,
+                   .h = 128,
+                   .w = 130,
+                   .out_channels = 2,
+                   .kh = 3,
+                   .kw = 3,
+                   .options = ampc_conv2d_defaults(),
+                   .bias = true};
     s.options.padding[0] = s.options.padding[1] = 1;
     ampc_tensor *inputs[3];
     int count = make_inputs(&s, 1000, inputs);
@@ -415,12 +444,12 @@ static void test_large_batch_runs_in_chunks(void **state)
                                 sum += x[((n * s.in_channels + ci) * s.h + ih) * s.w + iw];
                 for (int64_t co = 0; co < s.out_channels; co++) {
                     double got;
-                    assert_int_equal(
-                        ampc_tensor_get(dweight, (int64_t[]){co, ci, kh, kw}, &got), AMPC_OK);
+                    assert_int_equal(ampc_tensor_get(dweight, (int64_t[]){co, ci, kh, kw}, &got),
+                                     AMPC_OK);
                     if (fabs(got - sum) > 1e-3 * (1 + fabs(sum)))
                         fail_msg("dweight[%lld][%lld][%lld][%lld] is %g; expected %g",
-                                 (long long)co, (long long)ci, (long long)kh, (long long)kw,
-                                 got, sum);
+                                 (long long)co, (long long)ci, (long long)kh, (long long)kw, got,
+                                 sum);
                 }
             }
     ampc_tensor_free(xc);

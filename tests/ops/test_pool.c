@@ -60,8 +60,8 @@ static void test_max_pool_picks_each_window_max(void **state)
     ampc_tensor_free(y);
     /* stride 1, padding 1, dilation 2: rows (and columns) {-1, 1}, {0, 2}, {1, 3}, {2, 4};
      * padding never wins */
-    o = (ampc_pool2d_options){.kernel = {2, 2}, .stride = {1, 1}, .padding = {1, 1},
-                              .dilation = {2, 2}};
+    o = (ampc_pool2d_options){
+        .kernel = {2, 2}, .stride = {1, 1}, .padding = {1, 1}, .dilation = {2, 2}};
     y = ampc_max_pool2d(x, &o);
     assert_int_equal(ampc_tensor_dim(y, 2), 4);
     assert_values(y, (double[]){5, 6, 7, 6, 9, 10, 11, 10, 13, 14, 15, 14, 9, 10, 11, 10}, 16);
@@ -74,18 +74,17 @@ static void test_avg_pool_divisor_follows_count_include_pad(void **state)
     (void)state;
     /* 0 1 2 / 3 4 5 / 6 7 8, kernel 2, stride 1, padding 1: a 4x4 output. */
     ampc_tensor *x = arange_shaped(AMPC_F64, 3, (int64_t[]){1, 3, 3});
-    ampc_pool2d_options o = {.kernel = {2, 2}, .stride = {1, 1}, .padding = {1, 1},
-                             .count_include_pad = true};
+    ampc_pool2d_options o = {
+        .kernel = {2, 2}, .stride = {1, 1}, .padding = {1, 1}, .count_include_pad = true};
     ampc_tensor *y = ampc_avg_pool2d(x, &o);
     assert_int_equal(ampc_tensor_ndim(y), 3);
-    assert_values(y, (double[]){0, 0.25, 0.75, 0.5, 0.75, 2, 3, 1.75,
-                                2.25, 5, 6, 3.25, 1.5, 3.25, 3.75, 2},
-                  16);
+    assert_values(
+        y, (double[]){0, 0.25, 0.75, 0.5, 0.75, 2, 3, 1.75, 2.25, 5, 6, 3.25, 1.5, 3.25, 3.75, 2},
+        16);
     ampc_tensor_free(y);
     o.count_include_pad = false;
     y = ampc_avg_pool2d(x, &o);
-    assert_values(y, (double[]){0, 0.5, 1.5, 2, 1.5, 2, 3, 3.5,
-                                4.5, 5, 6, 6.5, 6, 6.5, 7.5, 8},
+    assert_values(y, (double[]){0, 0.5, 1.5, 2, 1.5, 2, 3, 3.5, 4.5, 5, 6, 6.5, 6, 6.5, 7.5, 8},
                   16);
     ampc_tensor_free(y);
     ampc_tensor_free(x);
@@ -101,9 +100,8 @@ static void test_ceil_mode_output_sizes(void **state)
         int64_t kernel, stride, padding;
         bool ceil_mode;
         int64_t expected;
-    } cases[] = {{2, 2, 0, false, 2}, {2, 2, 0, true, 3}, {2, 2, 1, true, 3},
-                 {3, 2, 1, false, 3}, {3, 2, 1, true, 3}, {3, 3, 0, true, 2},
-                 {2, 3, 1, true, 2}};
+    } cases[] = {{2, 2, 0, false, 2}, {2, 2, 0, true, 3}, {2, 2, 1, true, 3}, {3, 2, 1, false, 3},
+                 {3, 2, 1, true, 3},  {3, 3, 0, true, 2}, {2, 3, 1, true, 2}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ampc_pool2d_options o = ampc_pool2d_defaults(cases[i].kernel, cases[i].kernel);
         o.stride[0] = o.stride[1] = cases[i].stride;
@@ -112,7 +110,8 @@ static void test_ceil_mode_output_sizes(void **state)
         ampc_tensor *y = ampc_max_pool2d(x, &o), *z = ampc_avg_pool2d(x, &o);
         assert_non_null(y);
         assert_non_null(z);
-        if (ampc_tensor_dim(y, 2) != cases[i].expected || ampc_tensor_dim(z, 3) != cases[i].expected)
+        if (ampc_tensor_dim(y, 2) != cases[i].expected ||
+            ampc_tensor_dim(z, 3) != cases[i].expected)
             fail_msg("case %zu: output %lld; expected %lld", i, (long long)ampc_tensor_dim(y, 2),
                      (long long)cases[i].expected);
         ampc_tensor_free(y);
@@ -181,8 +180,8 @@ static void check_forward(const pool_spec *s, const int64_t *shape, uint64_t see
     for (int64_t p = 0; p < shape[0] * shape[1]; p++)
         for (int64_t oh = 0; oh < oh_size; oh++)
             for (int64_t ow = 0; ow < ow_size; ow++) {
-                double expected = reference_window(s, data + p * shape[2] * shape[3], shape[2],
-                                                   shape[3], oh, ow);
+                double expected =
+                    reference_window(s, data + p * shape[2] * shape[3], shape[2], shape[3], oh, ow);
                 double got = value_at_position(y, (p * oh_size + oh) * ow_size + ow);
                 if (fabs(got - expected) > 1e-12)
                     fail_msg("plane %lld (%lld, %lld): %.17g; expected %.17g", (long long)p,
@@ -202,8 +201,8 @@ static void check_gradients(const pool_spec *s, const int64_t *shape, uint64_t s
         x = strided;
     }
     const char *names[] = {"max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"};
-    gradcheck_case check = {.name = names[s->kind], .op = pool_op, .context = s,
-                            .num_inputs = 1, .inputs = &x};
+    gradcheck_case check = {
+        .name = names[s->kind], .op = pool_op, .context = s, .num_inputs = 1, .inputs = &x};
     gradcheck_assert(&check);
     ampc_tensor_free(x);
 }
@@ -239,8 +238,8 @@ static void test_pools_forward_match_float64_loops(void **state)
         }
     const int64_t adaptive_sizes[][2] = {{3, 4}, {7, 6}, {1, 1}, {5, 2}, {9, 11}};
     for (int i = 0; i < 5; i++) {
-        pool_spec s = {.kind = ADAPTIVE, .out_h = adaptive_sizes[i][0],
-                       .out_w = adaptive_sizes[i][1]};
+        pool_spec s = {
+            .kind = ADAPTIVE, .out_h = adaptive_sizes[i][0], .out_w = adaptive_sizes[i][1]};
         check_forward(&s, shape, 200 + (uint64_t)i);
     }
 }
@@ -256,8 +255,8 @@ static void test_pools_gradients(void **state)
         }
     const int64_t adaptive_sizes[][2] = {{3, 4}, {2, 2}, {1, 1}, {7, 8}};
     for (int i = 0; i < 4; i++) {
-        pool_spec s = {.kind = ADAPTIVE, .out_h = adaptive_sizes[i][0],
-                       .out_w = adaptive_sizes[i][1]};
+        pool_spec s = {
+            .kind = ADAPTIVE, .out_h = adaptive_sizes[i][0], .out_w = adaptive_sizes[i][1]};
         check_gradients(&s, shapes[i % 2], 400 + (uint64_t)i, i == 1);
     }
 }
@@ -288,12 +287,12 @@ static void test_pools_dtypes_against_float64(void **state)
     (void)state;
     const int64_t shape[4] = {2, 2, 6, 5};
     const ampc_dtype dtypes[] = {AMPC_F32, AMPC_F16, AMPC_BF16};
-    pool_spec specs[] = {window_case(MAX, 5), window_case(AVG, 6),
-                         {.kind = ADAPTIVE, .out_h = 4, .out_w = 3}};
+    pool_spec specs[] = {
+        window_case(MAX, 5), window_case(AVG, 6), {.kind = ADAPTIVE, .out_h = 4, .out_w = 3}};
     for (int k = 0; k < 3; k++) {
         ampc_tensor *x = gradcheck_uniform(600 + (uint64_t)k, 4, shape, -1, 1, true);
-        gradcheck_case check = {.name = "pool", .op = pool_op, .context = &specs[k],
-                                .num_inputs = 1, .inputs = &x};
+        gradcheck_case check = {
+            .name = "pool", .op = pool_op, .context = &specs[k], .num_inputs = 1, .inputs = &x};
         for (int d = 0; d < 3; d++)
             dtype_check_assert(&check, dtypes[d], dtype_tolerance_default(dtypes[d]));
         ampc_tensor_free(x);
