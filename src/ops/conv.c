@@ -16,7 +16,7 @@
 #include "autograd/record.h"
 #include "core/error.h"
 #include "ops/conv_lowering.h"
-#include "ops/conv_options.h"
+#include "ops/conv_support.h"
 #include "ops/op_support.h"
 #include "tensor/tensor_internal.h"
 
@@ -273,7 +273,7 @@ static ampc_tensor *run_forward(const char *function, const conv_params *p, ampc
     ampc_tensor *w = ampc_contiguous_as(function, weight, dtype);
     ampc_tensor *b = bias ? ampc_to_compute(function, bias) : NULL;
     /* The transposed forward scatters (col2im) into a zeroed result. */
-    ampc_tensor *out = ampc_tensor_zeros(compute, ndim, out_shape);
+    ampc_tensor *out = ampc_conv_compute_zeros(function, compute, dtype, ndim, out_shape);
     ampc_status status = x && w && out && (b || !bias) ? AMPC_OK : ampc_error_status();
     if (status == AMPC_OK)
         status =
@@ -305,7 +305,8 @@ static ampc_tensor *input_gradient(const char *function, const ampc_node *node,
 {
     ampc_dtype dtype = ampc_tensor_dtype(dout), compute = ampc_compute_dtype(dtype);
     ampc_tensor *dinput =
-        ampc_tensor_zeros(compute, ampc_node_input_ndim(node, 0), ampc_node_input_shape(node, 0));
+        ampc_conv_compute_zeros(function, compute, ampc_node_input_dtype(node, 0),
+                                ampc_node_input_ndim(node, 0), ampc_node_input_shape(node, 0));
     if (!dinput) return NULL;
     ampc_status status =
         p->transposed
@@ -326,7 +327,8 @@ static ampc_tensor *weight_gradient(const char *function, const ampc_node *node,
                                     const ampc_tensor *x)
 {
     ampc_dtype dtype = ampc_tensor_dtype(dout), compute = ampc_compute_dtype(dtype);
-    ampc_tensor *dweight = ampc_tensor_zeros(compute, 4, ampc_node_input_shape(node, 1));
+    ampc_tensor *dweight = ampc_conv_compute_zeros(
+        function, compute, ampc_node_input_dtype(node, 1), 4, ampc_node_input_shape(node, 1));
     if (!dweight) return NULL;
     const void *image = ampc_tensor_data(p->transposed ? dout : x);
     const void *dresult = ampc_tensor_data(p->transposed ? x : dout);
@@ -344,7 +346,9 @@ static ampc_tensor *bias_gradient(const char *function, const ampc_node *node, c
     int64_t channels, positions;
     result_layout(p, &channels, &positions);
     ampc_tensor *d = ampc_to_compute(function, dout);
-    ampc_tensor *dbias = d ? ampc_tensor_empty(ampc_tensor_dtype(d), 1, &channels) : NULL;
+    ampc_tensor *dbias = d ? ampc_conv_compute_zeros(function, ampc_tensor_dtype(d),
+                                                     ampc_node_input_dtype(node, 2), 1, &channels)
+                           : NULL;
     if (dbias)
         ampc_conv_sum_bias(ampc_tensor_dtype(d), ampc_tensor_data(dbias), ampc_tensor_data(d),
                            p->geometry.batch, channels, positions);

@@ -12,7 +12,7 @@
 #include "autograd/record.h"
 #include "core/error.h"
 #include "kernels/pool.h"
-#include "ops/conv_options.h"
+#include "ops/conv_support.h"
 #include "ops/op_support.h"
 #include "tensor/tensor_internal.h"
 
@@ -125,10 +125,11 @@ static ampc_status pool_backward(const ampc_node *node, const ampc_tensor *dout,
     ampc_tensor *x =
         p->kind == AMPC_POOL_MAX ? ampc_to_compute(function, ampc_node_saved(node, 0)) : NULL;
     ampc_dtype compute = ampc_compute_dtype(ampc_tensor_dtype(dout));
-    ampc_tensor *dx = d && (x || p->kind != AMPC_POOL_MAX)
-                          ? ampc_tensor_zeros(compute, ampc_node_input_ndim(node, 0),
-                                              ampc_node_input_shape(node, 0))
-                          : NULL;
+    ampc_tensor *dx =
+        d && (x || p->kind != AMPC_POOL_MAX)
+            ? ampc_conv_compute_zeros(function, compute, ampc_node_input_dtype(node, 0),
+                                      ampc_node_input_ndim(node, 0), ampc_node_input_shape(node, 0))
+            : NULL;
     if (dx)
         ampc_pool2d_backward(p->kind, compute, ampc_tensor_data(dx), ampc_tensor_data(d),
                              x ? ampc_tensor_data(x) : NULL, p->planes, &p->shape);
@@ -150,7 +151,9 @@ static ampc_tensor *pool(const char *function, const char *name, const ampc_tens
     out_shape[ndim - 2] = shape->out_h;
     out_shape[ndim - 1] = shape->out_w;
     ampc_tensor *x = ampc_to_compute(function, input);
-    ampc_tensor *out = x ? ampc_tensor_empty(ampc_tensor_dtype(x), ndim, out_shape) : NULL;
+    ampc_tensor *out =
+        x ? ampc_conv_compute_zeros(function, ampc_tensor_dtype(x), input->dtype, ndim, out_shape)
+          : NULL;
     if (out)
         ampc_pool2d_forward(kind, ampc_tensor_dtype(x), ampc_tensor_data(out), ampc_tensor_data(x),
                             params.planes, shape);

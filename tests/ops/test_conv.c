@@ -493,6 +493,55 @@ static void test_transpose_is_the_adjoint_of_conv(void **state)
     free_inputs(inputs, count);
 }
 
+/* One F16 conv2d step (forward, backward) on leaves x and w: the output and both gradients
+ * as F64 copies, in results. */
+static void f16_step(ampc_tensor *x, ampc_tensor *w, const ampc_conv2d_options *options,
+                     ampc_tensor **results)
+{
+    ampc_tensor *out = ampc_conv2d(x, w, NULL, options);
+    assert_non_null(out);
+    ampc_tensor *v = ampc_tensor_full(AMPC_F16, 4, ampc_tensor_shape(out), 0.5);
+    assert_int_equal(ampc_backward(out, v, false), AMPC_OK);
+    results[0] = ampc_tensor_cast(out, AMPC_F64);
+    results[1] = ampc_tensor_cast(ampc_tensor_grad(x), AMPC_F64);
+    results[2] = ampc_tensor_cast(ampc_tensor_grad(w), AMPC_F64);
+    assert_int_equal(ampc_tensor_zero_grad(x, true), AMPC_OK);
+    assert_int_equal(ampc_tensor_zero_grad(w, true), AMPC_OK);
+    ampc_tensor_free(v);
+    ampc_tensor_free(out);
+}
+
+/* Inside an arena (activations and records in it, temporaries on the heap) a step gives the
+ * same bits as outside. */
+static void test_conv_in_an_arena_matches_the_heap(void **state)
+{
+    (void)state;
+    conv_spec s = grid_case(8, false);
+    ampc_tensor *inputs[3];
+    int count = make_inputs(&s, 1200, inputs);
+    ampc_tensor *x = ampc_tensor_cast(inputs[0], AMPC_F16);
+    ampc_tensor *w = ampc_tensor_cast(inputs[1], AMPC_F16);
+    assert_int_equal(ampc_tensor_set_requires_grad(x, true), AMPC_OK);
+    assert_int_equal(ampc_tensor_set_requires_grad(w, true), AMPC_OK);
+    ampc_tensor *heap[3], *arena_results[3];
+    f16_step(x, w, &s.options, heap);
+    ampc_arena *arena = ampc_arena_new();
+    assert_int_equal(ampc_arena_enter(arena), AMPC_OK);
+    f16_step(x, w, &s.options, arena_results);
+    assert_int_equal(ampc_arena_leave(arena), AMPC_OK);
+    for (int i = 0; i < 3; i++) arena_results[i] = ampc_tensor_clone(arena_results[i]);
+    assert_int_equal(ampc_arena_reset(arena), AMPC_OK);
+    ampc_arena_free(arena);
+    for (int i = 0; i < 3; i++) {
+        assert_close(arena_results[i], heap[i], 0, "arena step");
+        ampc_tensor_free(arena_results[i]);
+        ampc_tensor_free(heap[i]);
+    }
+    ampc_tensor_free(x);
+    ampc_tensor_free(w);
+    free_inputs(inputs, count);
+}
+
 static ampc_tensor *zeros4(int64_t a, int64_t b, int64_t c, int64_t d)
 {
     return ampc_tensor_zeros(AMPC_F32, 4, (int64_t[]){a, b, c, d});
@@ -594,6 +643,7 @@ int main(void)
         cmocka_unit_test(test_mixed_dtypes_promote),
         cmocka_unit_test(test_large_batch_runs_in_chunks),
         cmocka_unit_test(test_transpose_is_the_adjoint_of_conv),
+        cmocka_unit_test(test_conv_in_an_arena_matches_the_heap),
         cmocka_unit_test(test_conv_refusals_name_the_problem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
