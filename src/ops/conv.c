@@ -380,7 +380,7 @@ static ampc_status conv_backward(const ampc_node *node, const ampc_tensor *dout,
         ok = dinputs[2] != NULL;
     }
     if (ok) return AMPC_OK;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < ampc_node_num_inputs(node); i++) {
         ampc_tensor_free(dinputs[i]);
         dinputs[i] = NULL;
     }
