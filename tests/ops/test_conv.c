@@ -195,6 +195,25 @@ static void check_gradients(const conv_spec *s, uint64_t seed, bool noncontiguou
     free_inputs(inputs, count);
 }
 
+/* The gradient grid runs thousands of tiny GEMMs. ampc_gemm's BLAS path (F64) wakes every
+ * thread even for a few hundred multiply-adds, which on a loaded machine costs seconds of
+ * spinning; results are the same for any thread count (ampc_set_num_threads), and the threaded
+ * paths are exercised by test_large_batch_runs_in_chunks. So these run on one thread. */
+static int saved_threads;
+
+static int one_thread(void **state)
+{
+    (void)state;
+    saved_threads = ampc_num_threads();
+    return ampc_set_num_threads(1) == AMPC_OK ? 0 : -1;
+}
+
+static int restore_threads(void **state)
+{
+    (void)state;
+    return ampc_set_num_threads(saved_threads) == AMPC_OK ? 0 : -1;
+}
+
 /* Case i of the grid: each option cycles at its own rate, so the cases cover every value of
  * each option and most pairs. */
 static conv_spec grid_case(int i, bool transposed)
@@ -633,8 +652,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv2d_forward_matches_float64_loops),
         cmocka_unit_test(test_conv_transpose2d_forward_matches_float64_loops),
-        cmocka_unit_test(test_conv2d_gradients_over_the_grid),
-        cmocka_unit_test(test_conv_transpose2d_gradients_over_the_grid),
+        cmocka_unit_test_setup_teardown(test_conv2d_gradients_over_the_grid, one_thread,
+                                        restore_threads),
+        cmocka_unit_test_setup_teardown(test_conv_transpose2d_gradients_over_the_grid, one_thread,
+                                        restore_threads),
         cmocka_unit_test(test_pointwise_conv_without_im2col),
         cmocka_unit_test(test_edge_sizes),
         cmocka_unit_test(test_unbatched_input_gives_unbatched_output),
