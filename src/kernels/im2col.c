@@ -2,6 +2,8 @@
  * here per element type; the gather only copies, so F16 and BF16 share the 16-bit copy. */
 #include "kernels/im2col.h"
 
+#include <stdbool.h>
+
 #include <ampc/cpu.h>
 
 #include "core/error.h"
@@ -44,12 +46,12 @@ static void valid_range(int64_t offset, int64_t stride, int64_t width, int64_t c
 #include "kernels/im2col_impl.h"
 
 void ampc_im2col(ampc_dtype dtype, void *cols, const void *x, int64_t images,
-                 const ampc_im2col_shape *shape)
+                 const ampc_im2col_shape *shape, ampc_cols_layout layout)
 {
     switch (ampc_dtype_size(dtype)) {
-    case 8: im2col_f64(cols, x, images, shape); break;
-    case 4: im2col_f32(cols, x, images, shape); break;
-    case 2: im2col_u16(cols, x, images, shape); break;
+    case 8: im2col_f64(cols, x, images, shape, layout); break;
+    case 4: im2col_f32(cols, x, images, shape, layout); break;
+    case 2: im2col_u16(cols, x, images, shape, layout); break;
     default: AMPC_ASSERT(!"im2col: dtype of 8, 4 or 2 bytes");
     }
 }

@@ -31,11 +31,18 @@ typedef struct ampc_im2col_shape {
  * ampc_num_threads(). Shared by the convolution family's loops (im2col, pools, bias). */
 int ampc_conv_threads(int64_t items, int64_t elements);
 
-/* cols (images, C kH kW, OH OW) from x (images, C, H, W), both contiguous. dtype is any
- * 8-, 4- or 2-byte float (F64, F32, F16, BF16): the gather copies bits, and 0 bits are +0 in
- * each. Splits its rows over threads when there are enough. */
+/* Where image i's cols go in a chunk's buffer. */
+typedef enum ampc_cols_layout {
+    AMPC_COLS_PER_IMAGE,    /* (images, C kH kW, OH OW): one image's cols after another */
+    AMPC_COLS_SIDE_BY_SIDE, /* (C kH kW, images OH OW): each row holds every image's values,
+                               so one GEMM sums over the images and positions together */
+} ampc_cols_layout;
+
+/* cols from x (images, C, H, W), both contiguous. dtype is any 8-, 4- or 2-byte float (F64,
+ * F32, F16, BF16): the gather copies bits, and 0 bits are +0 in each. Splits its rows over
+ * threads when there are enough. */
 void ampc_im2col(ampc_dtype dtype, void *cols, const void *x, int64_t images,
-                 const ampc_im2col_shape *shape);
+                 const ampc_im2col_shape *shape, ampc_cols_layout layout);
 
 /* dx (images, C, H, W) += col2im(dcols (images, C kH kW, OH OW)); dtype F64 or F32. Each
  * (image, channel) plane is one serial chain in a fixed order (kh, kw, oh, ow), and planes go

@@ -31,16 +31,21 @@ static void IM2COL_NAME(im2col_row)(real *restrict row, const real *restrict pla
 }
 
 static void IM2COL_NAME(im2col)(real *cols, const real *x, int64_t images,
-                                const ampc_im2col_shape *s)
+                                const ampc_im2col_shape *s, ampc_cols_layout layout)
 {
     int64_t kernel = s->kernel_h * s->kernel_w, positions = s->out_h * s->out_w;
-    int64_t rows = images * s->channels * kernel;
+    int64_t image_rows = s->channels * kernel, rows = images * image_rows;
+    bool side_by_side = layout == AMPC_COLS_SIDE_BY_SIDE;
+    int64_t image_stride = side_by_side ? positions : image_rows * positions;
+    int64_t row_stride = side_by_side ? images * positions : positions;
     int threads = ampc_conv_threads(rows, rows * positions);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t r = 0; r < rows; r++) {
+        int64_t image = r / image_rows, row = r % image_rows;
         int64_t plane = r / kernel, k = r % kernel;
-        IM2COL_NAME(im2col_row)(cols + r * positions, x + plane * s->in_h * s->in_w,
-                                k / s->kernel_w, k % s->kernel_w, s);
+        IM2COL_NAME(im2col_row)(cols + image * image_stride + row * row_stride,
+                                x + plane * s->in_h * s->in_w, k / s->kernel_w,
+                                k % s->kernel_w, s);
     }
 }
 

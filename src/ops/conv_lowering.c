@@ -9,16 +9,20 @@
  * A 1x1 kernel with stride 1 and no padding needs no gather: the image is its own cols.
  *
  * The backward passes are the same products transposed: dcols = weight^T . dresult, then
- * col2im; dweight += dresult . cols^T one image after another (a fixed order, so the sum over
- * the batch does not depend on the thread count). */
+ * col2im; and dweight += dresult . cols^T with the chunk's images side by side (cols rows and
+ * a copy of dresult laid out (C, images P)), so that one GEMM per chunk sums over images and
+ * positions in a single fp32 chain: few large GEMMs rather than one small one per image, and
+ * a sum whose order depends on the shapes only, never on the thread count. */
 #include "ops/conv_lowering.h"
+
+#include <string.h>
 
 #include <ampc/gemm.h>
 
 #include "core/error.h"
 #include "tensor/tensor_internal.h"
 
-/* The largest im2col buffer the chunking aims for. */
+/* The largest chunk buffer (cols, dcols, or cols and dresult) the chunking aims for. */
 #define COLS_BUDGET_BYTES ((int64_t)16 << 20)
 
 /* The sizes every product needs, derived once. */
@@ -30,10 +34,14 @@ typedef struct lowering {
     int64_t positions;                   /* OH OW */
     int64_t image_elements;              /* C_in H W */
     int64_t cols_elements;               /* C_in kH kW OH OW: one image's cols */
-    bool direct;                         /* 1x1, stride 1, no padding: cols = image */
+    bool direct; /* 1x1, stride 1, no padding, per-image cols: cols = image */
+    ampc_dtype buffer_dtype;
+    int64_t buffer_elements; /* per image: its cols, plus its dresult for the weight pass */
 } lowering;
 
-static lowering describe(const ampc_conv_geometry *g, ampc_dtype gemm_dtype)
+typedef enum lowered_pass { PASS_FORWARD, PASS_DIMAGE, PASS_DWEIGHT } lowered_pass;
+
+static lowering describe(const ampc_conv_geometry *g, ampc_dtype gemm_dtype, lowered_pass pass)
 {
     const ampc_im2col_shape *s = &g->cols;
     lowering l = {.gemm_dtype = gemm_dtype,
@@ -47,30 +55,35 @@ static lowering describe(const ampc_conv_geometry *g, ampc_dtype gemm_dtype)
     l.image_elements = s->channels * s->in_h * s->in_w;
     l.cols_elements = g->groups * l.k * l.positions;
     l.direct = s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 &&
-               s->pad_h == 0 && s->pad_w == 0 && s->in_h == s->out_h && s->in_w == s->out_w;
+               s->pad_h == 0 && s->pad_w == 0 && s->in_h == s->out_h && s->in_w == s->out_w &&
+               pass != PASS_DWEIGHT;
+    /* The input gradient's buffer holds dcols, which the GEMM writes in the compute dtype. */
+    l.buffer_dtype = pass == PASS_DIMAGE ? l.compute_dtype : l.gemm_dtype;
+    l.buffer_elements =
+        l.cols_elements + (pass == PASS_DWEIGHT ? g->out_channels * l.positions : 0);
     return l;
 }
 
-static int64_t chunk_images(const ampc_conv_geometry *g, const lowering *l, size_t element)
+static int64_t chunk_images(const ampc_conv_geometry *g, const lowering *l)
 {
     if (l->direct) return g->batch;
-    int64_t bytes = l->cols_elements * (int64_t)element;
+    int64_t bytes = l->buffer_elements * (int64_t)ampc_dtype_size(l->buffer_dtype);
     int64_t images = bytes > 0 ? COLS_BUDGET_BYTES / bytes : g->batch;
     if (images < 1) images = 1;
     return images < g->batch ? images : g->batch;
 }
 
-/* A heap buffer for the chunk's cols (never an arena's: it is dropped at once). NULL when
- * not needed; *failed on failure, with the error set. */
-static ampc_tensor *cols_buffer(const char *function, const lowering *l, ampc_dtype dtype,
-                                int64_t images, bool *failed)
+/* A heap buffer for the chunk (never an arena's: it is dropped at once). NULL when not
+ * needed; *failed on failure, with the error set. */
+static ampc_tensor *chunk_buffer(const char *function, const lowering *l, int64_t images,
+                                 bool *failed)
 {
     *failed = false;
     if (l->direct) return NULL;
-    int64_t shape[2] = {images, l->cols_elements};
+    int64_t shape[2] = {images, l->buffer_elements};
     ampc_tensor *buffer = NULL;
-    if (ampc_shape_checked_numel(function, dtype, 2, shape) >= 0)
-        buffer = ampc_tensor_new_in(function, NULL, dtype, 2, shape);
+    if (ampc_shape_checked_numel(function, l->buffer_dtype, 2, shape) >= 0)
+        buffer = ampc_tensor_new_in(function, NULL, l->buffer_dtype, 2, shape);
     *failed = buffer == NULL;
     return buffer;
 }
@@ -112,7 +125,8 @@ static ampc_status forward_chunk(const ampc_conv_geometry *g, const lowering *l,
 {
     const void *chunk_image = at(image, c->first * l->image_elements, l->gemm_size);
     const void *cols = l->direct ? chunk_image : c->cols;
-    if (!l->direct) ampc_im2col(l->gemm_dtype, c->cols, chunk_image, c->images, &g->cols);
+    if (!l->direct)
+        ampc_im2col(l->gemm_dtype, c->cols, chunk_image, c->images, &g->cols, AMPC_COLS_PER_IMAGE);
     void *chunk_result = at_mut(result, c->first * g->out_channels * l->positions, l->compute_size);
     ampc_status status = AMPC_OK;
     for (int64_t group = 0; group < g->groups && status == AMPC_OK; group++) {
@@ -173,50 +187,47 @@ static ampc_status dimage_chunk(const ampc_conv_geometry *g, const lowering *l, 
     return status;
 }
 
-/* dweight[g] (C_out/G, K) += dresult[n, g] (C_out/G, P) . cols[n, g]^T (P, K), one image after
- * another; the groups are the GEMM's batch. */
+/* dweight[g] (C_out/G, K) += dresult[g] (C_out/G, images P) . cols[g]^T (images P, K), the
+ * chunk's images side by side; the groups are the GEMM's batch. */
 static ampc_status dweight_chunk(const ampc_conv_geometry *g, const lowering *l, const chunk *c,
                                  void *dweight, const void *dresult, const void *image)
 {
-    const void *chunk_image = at(image, c->first * l->image_elements, l->gemm_size);
-    const void *cols = l->direct ? chunk_image : c->cols;
-    if (!l->direct) ampc_im2col(l->gemm_dtype, c->cols, chunk_image, c->images, &g->cols);
-    ampc_status status = AMPC_OK;
-    for (int64_t i = 0; i < c->images && status == AMPC_OK; i++) {
-        ampc_gemm_desc desc = {
-            .transpose_b = AMPC_TRANSPOSE,
-            .m = l->out_per_group,
-            .n = l->k,
-            .k = l->positions,
-            .batch = g->groups,
-            .alpha = 1.0,
-            .beta = 1.0,
-            .a = operand(l->gemm_dtype,
-                         at(dresult, (c->first + i) * g->out_channels * l->positions, l->gemm_size),
-                         l->positions, l->out_per_group * l->positions),
-            .b = operand(l->gemm_dtype, at(cols, i * l->cols_elements, l->gemm_size), l->positions,
-                         l->k * l->positions),
-            .c = output(l->compute_dtype, dweight, l->k, l->out_per_group * l->k),
-            .bias_dtype = l->compute_dtype};
-        status = ampc_gemm(&desc);
-    }
-    return status;
+    int64_t width = c->images * l->positions; /* the reduction: images and positions */
+    char *wide_dresult = at_mut(c->cols, c->images * l->cols_elements, l->gemm_size);
+    ampc_im2col(l->gemm_dtype, c->cols, at(image, c->first * l->image_elements, l->gemm_size),
+                c->images, &g->cols, AMPC_COLS_SIDE_BY_SIDE);
+    size_t row_bytes = (size_t)l->positions * l->gemm_size;
+    for (int64_t channel = 0; channel < g->out_channels; channel++)
+        for (int64_t i = 0; i < c->images; i++)
+            memcpy(wide_dresult + (size_t)(channel * width + i * l->positions) * l->gemm_size,
+                   at(dresult, ((c->first + i) * g->out_channels + channel) * l->positions,
+                      l->gemm_size),
+                   row_bytes);
+    ampc_gemm_desc desc = {
+        .transpose_b = AMPC_TRANSPOSE,
+        .m = l->out_per_group,
+        .n = l->k,
+        .k = width,
+        .batch = g->groups,
+        .alpha = 1.0,
+        .beta = 1.0,
+        .a = operand(l->gemm_dtype, wide_dresult, width, l->out_per_group * width),
+        .b = operand(l->gemm_dtype, c->cols, width, l->k * width),
+        .c = output(l->compute_dtype, dweight, l->k, l->out_per_group * l->k),
+        .bias_dtype = l->compute_dtype};
+    return ampc_gemm(&desc);
 }
 
-typedef enum lowered_pass { PASS_FORWARD, PASS_DIMAGE, PASS_DWEIGHT } lowered_pass;
-
-/* Runs a pass chunk by chunk over the batch. The buffer holds cols in the GEMM dtype, or for
- * the input gradient dcols in the compute dtype. */
+/* Runs a pass chunk by chunk over the batch, all chunks sharing one buffer. */
 static ampc_status run_chunks(const char *function, const ampc_conv_geometry *g,
                               ampc_dtype gemm_dtype, lowered_pass pass, void *out,
                               const void *first_operand, const void *second_operand)
 {
     if (g->batch == 0) return AMPC_OK;
-    lowering l = describe(g, gemm_dtype);
-    ampc_dtype buffer_dtype = pass == PASS_DIMAGE ? l.compute_dtype : l.gemm_dtype;
-    int64_t images = chunk_images(g, &l, ampc_dtype_size(buffer_dtype));
+    lowering l = describe(g, gemm_dtype, pass);
+    int64_t images = chunk_images(g, &l);
     bool failed;
-    ampc_tensor *buffer = cols_buffer(function, &l, buffer_dtype, images, &failed);
+    ampc_tensor *buffer = chunk_buffer(function, &l, images, &failed);
     if (failed) return ampc_error_status();
     ampc_status status = AMPC_OK;
     for (int64_t first = 0; first < g->batch && status == AMPC_OK; first += images) {
