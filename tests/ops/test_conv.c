@@ -420,15 +420,16 @@ static void test_mixed_dtypes_promote(void **state)
     free_inputs(inputs, count);
 }
 
-/* Images large enough that the im2col buffer holds one at a time (several chunks): forward
- * against the loops, and the weight gradient (summed over chunks) against sum(dout . cols). */
+/* Images large enough that the 16 MiB chunk buffer holds two (6 MB of F32 cols each), so a
+ * batch of 3 runs as chunks of 2 and 1: forward against the loops, and the weight gradient
+ * (summed within and across chunks) against sum(dout . cols). */
 static void test_large_batch_runs_in_chunks(void **state)
 {
     (void)state;
     conv_spec s = {.batch = 3,
                    .in_channels = 16,
-                   .h = 128,
-                   .w = 130,
+                   .h = 100,
+                   .w = 104,
                    .out_channels = 2,
                    .kh = 3,
                    .kw = 3,
@@ -439,6 +440,7 @@ static void test_large_batch_runs_in_chunks(void **state)
     int count = make_inputs(&s, 1000, inputs);
     ampc_tensor *x32 = ampc_tensor_cast(inputs[0], AMPC_F32);
     ampc_tensor *w32 = ampc_tensor_cast(inputs[1], AMPC_F32);
+    assert_int_equal(ampc_tensor_set_requires_grad(x32, true), AMPC_OK);
     assert_int_equal(ampc_tensor_set_requires_grad(w32, true), AMPC_OK);
     ampc_tensor *out = ampc_conv2d(x32, w32, NULL, &s.options);
     assert_non_null(out);
@@ -471,6 +473,29 @@ static void test_large_batch_runs_in_chunks(void **state)
                                  sum);
                 }
             }
+    /* and dinput[n][ci][ih][iw] sums the weights whose output position (ih + 1 - kh, ...)
+     * lies inside the image */
+    ampc_tensor *wc;
+    const double *w = f64_data(w32, &wc);
+    const float *dinput = ampc_tensor_data(ampc_tensor_grad(x32));
+    for (int64_t n = 0; n < s.batch; n++)
+        for (int64_t ci = 0; ci < s.in_channels; ci++)
+            for (int64_t ih = 0; ih < s.h; ih++)
+                for (int64_t iw = 0; iw < s.w; iw++) {
+                    double sum = 0;
+                    for (int64_t co = 0; co < s.out_channels; co++)
+                        for (int64_t kh = 0; kh < 3; kh++)
+                            for (int64_t kw = 0; kw < 3; kw++)
+                                if (ih + 1 - kh >= 0 && ih + 1 - kh < s.h && iw + 1 - kw >= 0 &&
+                                    iw + 1 - kw < s.w)
+                                    sum += w[((co * s.in_channels + ci) * 3 + kh) * 3 + kw];
+                    double got = dinput[((n * s.in_channels + ci) * s.h + ih) * s.w + iw];
+                    if (fabs(got - sum) > 1e-5 * (1 + fabs(sum)))
+                        fail_msg("dinput[%lld][%lld][%lld][%lld] is %g; expected %g",
+                                 (long long)n, (long long)ci, (long long)ih, (long long)iw, got,
+                                 sum);
+                }
+    ampc_tensor_free(wc);
     ampc_tensor_free(xc);
     ampc_tensor_free(ones);
     ampc_tensor_free(expected);
