@@ -134,8 +134,10 @@ static ampc_status check_channels(const char *function, const ampc_tensor *input
 static int64_t conv_output_size(const char *function, const char *dim_name, int64_t size,
                                 int64_t kernel, const ampc_conv2d_options *o, int d)
 {
-    int64_t padded = size + 2 * o->padding[d];
-    int64_t span = o->dilation[d] * (kernel - 1) + 1;
+    int64_t padded, span;
+    if (!ampc_conv_mul_add(2, o->padding[d], size, &padded) ||
+        !ampc_conv_mul_add(o->dilation[d], kernel - 1, 1, &span))
+        return ampc_conv_fail_too_large(function, dim_name);
     if (span > padded) {
         ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
                   "the padded input's %s is %lld (input %lld + 2 x padding %lld) but the "
@@ -152,8 +154,12 @@ static int64_t conv_output_size(const char *function, const char *dim_name, int6
 static int64_t transposed_output_size(const char *function, const char *dim_name, int64_t size,
                                       int64_t kernel, const ampc_conv2d_options *o, int d)
 {
-    int64_t out = (size - 1) * o->stride[d] - 2 * o->padding[d] + o->dilation[d] * (kernel - 1) +
-                  o->output_padding[d] + 1;
+    /* (size - 1) stride - 2 padding + dilation (kernel - 1) + output_padding + 1 */
+    int64_t strided, unpadded, out;
+    if (!ampc_conv_mul_add(size - 1, o->stride[d], o->output_padding[d] + 1, &strided) ||
+        !ampc_conv_mul_add(-2, o->padding[d], strided, &unpadded) ||
+        !ampc_conv_mul_add(o->dilation[d], kernel - 1, unpadded, &out))
+        return ampc_conv_fail_too_large(function, dim_name);
     if (out >= 1) return out;
     ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
               "the output's %s would be %lld = (input %lld - 1) x stride %lld - 2 x "

@@ -3,6 +3,7 @@
 #ifndef AMPC_OPS_CONV_SUPPORT_H
 #define AMPC_OPS_CONV_SUPPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -19,6 +20,21 @@ static inline ampc_status ampc_conv_check_pair(const char *function, const char 
     return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
                      "options->%s is [%lld, %lld]; expected each >= %lld", name,
                      (long long)pair[0], (long long)pair[1], (long long)minimum);
+}
+
+/* a * b + c into *result, or false when any step overflows int64 (huge options). */
+static inline bool ampc_conv_mul_add(int64_t a, int64_t b, int64_t c, int64_t *result)
+{
+    int64_t product;
+    return !__builtin_mul_overflow(a, b, &product) && !__builtin_add_overflow(product, c, result);
+}
+
+/* For output-size formulas whose options overflow int64; returns -1 for the caller. */
+static inline int64_t ampc_conv_fail_too_large(const char *function, const char *dim_name)
+{
+    ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
+              "the options are too large: the output's %s does not fit in 64 bits", dim_name);
+    return -1;
 }
 
 /* A zeroed (N-d) buffer in the compute dtype for a result that ends up in `dtype`: the result

@@ -54,16 +54,19 @@ static int64_t floor_div(int64_t a, int64_t b)
 }
 
 /* PyTorch's pooling_output_shape: in ceil_mode the last window must start inside the input or
- * its left padding. */
-static int64_t pool_output_size(int64_t size, int64_t kernel, int64_t pad, int64_t stride,
-                                int64_t dilation, bool ceil_mode)
+ * its left padding. False when huge options overflow int64. */
+static bool pool_output_size(int64_t size, int64_t kernel, int64_t pad, int64_t stride,
+                             int64_t dilation, bool ceil_mode, int64_t *out)
 {
-    int64_t out =
-        floor_div(size + 2 * pad - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0),
-                  stride) +
-        1;
-    if (ceil_mode && (out - 1) * stride >= size + pad) out--;
-    return out;
+    /* (size + 2 pad - (dilation (kernel - 1) + 1) [+ stride - 1]) / stride + 1 */
+    int64_t padded, span, numerator;
+    if (!ampc_conv_mul_add(2, pad, size, &padded) ||
+        !ampc_conv_mul_add(dilation, kernel - 1, 1, &span) ||
+        __builtin_add_overflow(padded - span, ceil_mode ? stride - 1 : 0, &numerator))
+        return false;
+    *out = floor_div(numerator, stride) + 1;
+    if (ceil_mode && (*out - 1) * stride >= size + pad) --*out;
+    return true;
 }
 
 /* Validates options for input and fills the pool's shape (0 strides and dilations mean the
@@ -100,10 +103,16 @@ static ampc_status prepare_windows(const char *function, const ampc_tensor *inpu
                            .dilation_h = o->dilation[0] ? o->dilation[0] : 1,
                            .dilation_w = o->dilation[1] ? o->dilation[1] : 1,
                            .count_include_pad = o->count_include_pad};
-    s->out_h =
-        pool_output_size(s->in_h, s->kernel_h, s->pad_h, s->stride_h, s->dilation_h, o->ceil_mode);
-    s->out_w =
-        pool_output_size(s->in_w, s->kernel_w, s->pad_w, s->stride_w, s->dilation_w, o->ceil_mode);
+    if (!pool_output_size(s->in_h, s->kernel_h, s->pad_h, s->stride_h, s->dilation_h, o->ceil_mode,
+                          &s->out_h)) {
+        ampc_conv_fail_too_large(function, "height");
+        return AMPC_ERR_INVALID_ARGUMENT;
+    }
+    if (!pool_output_size(s->in_w, s->kernel_w, s->pad_w, s->stride_w, s->dilation_w, o->ceil_mode,
+                          &s->out_w)) {
+        ampc_conv_fail_too_large(function, "width");
+        return AMPC_ERR_INVALID_ARGUMENT;
+    }
     if (s->out_h >= 1 && s->out_w >= 1) return AMPC_OK;
     return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
                      "the output would be %lld x %lld for an input of %lld x %lld (kernel "
@@ -197,10 +206,10 @@ ampc_tensor *ampc_avg_pool2d(const ampc_tensor *input, const ampc_pool2d_options
 ampc_tensor *ampc_adaptive_avg_pool2d(const ampc_tensor *input, int64_t out_h, int64_t out_w)
 {
     if (check_input(__func__, input) != AMPC_OK) return NULL;
-    if (out_h < 0 || out_w < 0) {
+    if (out_h < 0 || out_w < 0 || out_h == INT64_MAX || out_w == INT64_MAX) {
         ampc_fail(AMPC_ERR_INVALID_ARGUMENT, __func__,
-                  "output size is [%lld, %lld]; expected each >= 0", (long long)out_h,
-                  (long long)out_w);
+                  "output size is [%lld, %lld]; expected each >= 0 and < 2^63 - 1",
+                  (long long)out_h, (long long)out_w);
         return NULL;
     }
     int ndim = input->ndim;
@@ -208,5 +217,15 @@ ampc_tensor *ampc_adaptive_avg_pool2d(const ampc_tensor *input, int64_t out_h, i
                              .in_w = input->shape[ndim - 1],
                              .out_h = out_h,
                              .out_w = out_w};
+    /* The cells' bounds compute (i + 1) H + OH - 1 (kernels/pool.c). */
+    int64_t bound;
+    if (!ampc_conv_mul_add(out_h + 1, shape.in_h, out_h, &bound)) {
+        ampc_conv_fail_too_large(__func__, "height");
+        return NULL;
+    }
+    if (!ampc_conv_mul_add(out_w + 1, shape.in_w, out_w, &bound)) {
+        ampc_conv_fail_too_large(__func__, "width");
+        return NULL;
+    }
     return pool(__func__, "adaptive_avg_pool2d", input, AMPC_POOL_ADAPTIVE_AVG, &shape);
 }

@@ -491,9 +491,8 @@ static void test_large_batch_runs_in_chunks(void **state)
                                     sum += w[((co * s.in_channels + ci) * 3 + kh) * 3 + kw];
                     double got = dinput[((n * s.in_channels + ci) * s.h + ih) * s.w + iw];
                     if (fabs(got - sum) > 1e-5 * (1 + fabs(sum)))
-                        fail_msg("dinput[%lld][%lld][%lld][%lld] is %g; expected %g",
-                                 (long long)n, (long long)ci, (long long)ih, (long long)iw, got,
-                                 sum);
+                        fail_msg("dinput[%lld][%lld][%lld][%lld] is %g; expected %g", (long long)n,
+                                 (long long)ci, (long long)ih, (long long)iw, got, sum);
                 }
     ampc_tensor_free(wc);
     ampc_tensor_free(xc);
@@ -642,6 +641,16 @@ static void test_conv_refusals_name_the_problem(void **state)
     o.stride[1] = 0;
     assert_null(ampc_conv2d(x, w, NULL, &o));
     expect_error(AMPC_ERR_INVALID_ARGUMENT, "options->stride is [1, 0]; expected each >= 1");
+    o = ampc_conv2d_defaults();
+    o.padding[1] = INT64_MAX;
+    assert_null(ampc_conv2d(x, w, NULL, &o));
+    expect_error(AMPC_ERR_INVALID_ARGUMENT, "the output's width does not fit in 64 bits");
+    o = ampc_conv2d_defaults();
+    o.stride[0] = INT64_MAX;
+    ampc_tensor *w_transposed = zeros4(4, 2, 3, 3);
+    assert_null(ampc_conv_transpose2d(x, w_transposed, NULL, &o));
+    expect_error(AMPC_ERR_INVALID_ARGUMENT, "the output's height does not fit in 64 bits");
+    ampc_tensor_free(w_transposed);
     o = ampc_conv2d_defaults();
     o.groups = 0;
     assert_null(ampc_conv2d(x, w, NULL, &o));

@@ -356,11 +356,22 @@ static void test_pool_refusals_name_the_problem(void **state)
     assert_null(ampc_max_pool2d(x, &o));
     expect_error(AMPC_ERR_INVALID_ARGUMENT, "options->stride is [-1, 2]; expected each >= 0");
 
+    o = ampc_pool2d_defaults(INT64_MAX, 2);
+    o.padding[0] = INT64_MAX / 2;
+    assert_null(ampc_max_pool2d(x, &o));
+    expect_error(AMPC_ERR_INVALID_ARGUMENT, "the output's height does not fit in 64 bits");
+    o = ampc_pool2d_defaults(2, 3);
+    o.dilation[1] = INT64_MAX;
+    assert_null(ampc_max_pool2d(x, &o));
+    expect_error(AMPC_ERR_INVALID_ARGUMENT, "the output's width does not fit in 64 bits");
+
     assert_null(ampc_max_pool2d(x, NULL));
     expect_error(AMPC_ERR_NULL_ARGUMENT, "options");
     assert_null(ampc_avg_pool2d(NULL, &o));
     expect_error(AMPC_ERR_NULL_ARGUMENT, "input");
 
+    assert_null(ampc_adaptive_avg_pool2d(x, 2, INT64_MAX / 4));
+    expect_error(AMPC_ERR_INVALID_ARGUMENT, "the output's width does not fit in 64 bits");
     assert_null(ampc_adaptive_avg_pool2d(x, -1, 2));
     expect_error(AMPC_ERR_INVALID_ARGUMENT, "output size is [-1, 2]; expected each >= 0");
 
