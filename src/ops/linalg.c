@@ -183,11 +183,13 @@ static void fold_batch_into_rows(matmul_plan *plan)
     plan->batch_count = 1;
 }
 
-/* Whether an operand with these strides has one matrix per batch entry (no sum needed). */
+/* Whether an operand with these strides has one matrix per batch entry (no sum needed). An
+ * empty batch covers nothing: the gradient is then a sum of no products, zeros. */
 static bool covers_batch(const matmul_plan *plan, const int64_t *strides, int64_t matrix)
 {
     int64_t stride;
-    return plan->batch_count <= 1 || (single_stride(plan, strides, &stride) && stride == matrix);
+    if (plan->batch_count == 0) return false;
+    return plan->batch_count == 1 || (single_stride(plan, strides, &stride) && stride == matrix);
 }
 
 typedef struct gradient_target {
