@@ -45,36 +45,28 @@ static attention_sizes sizes_of(const ampc_tensor *q, const ampc_tensor *k,
                              .head = q->shape[ndim - 1], .value_head = v->shape[ndim - 1]};
 }
 
-/* c = alpha op(a) op(b) for each of `batch` contiguous matrices; op(a) is m x k. */
-static ampc_status batched_gemm(int64_t batch, ampc_transpose transpose_a,
-                                ampc_transpose transpose_b, int64_t m, int64_t n, int64_t k,
-                                double alpha, const ampc_tensor *a, const ampc_tensor *b,
-                                ampc_tensor *c)
+/* alpha op(a) op(b) for each of `batch` contiguous matrices (op(a) is m x k), c not set. */
+static ampc_gemm_desc batched_desc(int64_t batch, ampc_transpose transpose_a,
+                                   ampc_transpose transpose_b, int64_t m, int64_t n, int64_t k,
+                                   double alpha, const ampc_tensor *a, const ampc_tensor *b)
 {
-    if (batch == 0) return AMPC_OK; /* ampc_gemm reads batch 0 as one product */
     int64_t a_columns = transpose_a == AMPC_TRANSPOSE ? m : k;
     int64_t b_columns = transpose_b == AMPC_TRANSPOSE ? k : n;
-    ampc_gemm_desc desc = {
+    return (ampc_gemm_desc){
         .transpose_a = transpose_a, .transpose_b = transpose_b, .m = m, .n = n, .k = k,
         .batch = batch, .alpha = alpha,
         .a = {a->dtype, ampc_tensor_data(a), a_columns > 0 ? a_columns : 1, m * k},
-        .b = {b->dtype, ampc_tensor_data(b), b_columns > 0 ? b_columns : 1, k * n},
-        .c = {c->dtype, ampc_tensor_data(c), n > 0 ? n : 1, m * n}};
-    return ampc_gemm(&desc);
+        .b = {b->dtype, ampc_tensor_data(b), b_columns > 0 ? b_columns : 1, k * n}};
 }
 
-/* scores = scale q k^T, (batch, L, S) in the compute dtype. */
+/* scores = scale q k^T, (batch, L, S) in the compute dtype of q and k. */
 static ampc_tensor *attention_scores(const attention_sizes *sizes, double scale,
                                      const ampc_tensor *q, const ampc_tensor *k)
 {
-    ampc_tensor *scores = ampc_tensor_empty(
-        q->dtype, 3, (int64_t[]){sizes->batch, sizes->queries, sizes->keys});
-    if (scores && batched_gemm(sizes->batch, AMPC_TRANSPOSE_NONE, AMPC_TRANSPOSE, sizes->queries,
-                               sizes->keys, sizes->head, scale, q, k, scores) != AMPC_OK) {
-        ampc_tensor_free(scores);
-        return NULL;
-    }
-    return scores;
+    ampc_gemm_desc desc = batched_desc(sizes->batch, AMPC_TRANSPOSE_NONE, AMPC_TRANSPOSE,
+                                       sizes->queries, sizes->keys, sizes->head, scale, q, k);
+    return linalg_gemm_new(__func__, &desc, q->dtype, 3,
+                           (int64_t[]){sizes->batch, sizes->queries, sizes->keys});
 }
 
 static void softmax_rows(ampc_tensor *scores, ampc_tensor *lse, const attention_sizes *sizes,
@@ -120,16 +112,10 @@ static ampc_tensor *input_gradient(const ampc_node *node, int input, const atten
                                    ampc_transpose transpose_a, int64_t m, int64_t n, int64_t k,
                                    const ampc_tensor *a, const ampc_tensor *b)
 {
-    ampc_dtype wanted = ampc_node_input_dtype(node, input);
-    ampc_tensor *gradient = ampc_tensor_new(__func__, linalg_gemm_c_dtype(a->dtype, wanted),
-                                            ampc_node_input_ndim(node, input),
-                                            ampc_node_input_shape(node, input));
-    if (gradient && batched_gemm(sizes->batch, transpose_a, AMPC_TRANSPOSE_NONE, m, n, k, 1, a,
-                                 b, gradient) != AMPC_OK) {
-        ampc_tensor_free(gradient);
-        return NULL;
-    }
-    return gradient ? ampc_from_compute(__func__, gradient, wanted) : NULL;
+    ampc_gemm_desc desc =
+        batched_desc(sizes->batch, transpose_a, AMPC_TRANSPOSE_NONE, m, n, k, 1, a, b);
+    return linalg_gemm_new(__func__, &desc, ampc_node_input_dtype(node, input),
+                           ampc_node_input_ndim(node, input), ampc_node_input_shape(node, input));
 }
 
 /* Everything the backward works on, in the compute dtype. */
@@ -165,13 +151,13 @@ static ampc_status attention_backward_operands(const ampc_node *node, const ampc
     if (!operands->probabilities) return ampc_error_status();
     probabilities_again(operands->probabilities, lse, sizes, params->is_causal);
     if (!ampc_node_needs_grad(node, 0) && !ampc_node_needs_grad(node, 1)) return AMPC_OK;
-    operands->dscores = ampc_tensor_empty(compute, 3,
-                                          (int64_t[]){sizes->batch, sizes->queries, sizes->keys});
-    if (!operands->dscores ||
-        batched_gemm(sizes->batch, AMPC_TRANSPOSE_NONE, AMPC_TRANSPOSE, sizes->queries,
-                     sizes->keys, sizes->value_head, 1, operands->dout, operands->v,
-                     operands->dscores) != AMPC_OK)
-        return ampc_error_status();
+    /* dP = dout v^T: (L, Ev) (Ev, S) */
+    ampc_gemm_desc desc =
+        batched_desc(sizes->batch, AMPC_TRANSPOSE_NONE, AMPC_TRANSPOSE, sizes->queries,
+                     sizes->keys, sizes->value_head, 1, operands->dout, operands->v);
+    operands->dscores = linalg_gemm_new(__func__, &desc, compute, 3,
+                                        (int64_t[]){sizes->batch, sizes->queries, sizes->keys});
+    if (!operands->dscores) return ampc_error_status();
     softmax_backward_rows(operands->dscores, operands->probabilities, sizes, params->scale);
     return AMPC_OK;
 }
@@ -240,19 +226,23 @@ static ampc_status check_attention(const char *function, const ampc_tensor *q,
     return AMPC_OK;
 }
 
-/* out = softmax(scale q k^T) v, writing lse; q, k, v contiguous in the compute dtype. */
-static ampc_status attention_forward(const attention_sizes *sizes, const attention_params *params,
-                                     const ampc_tensor *q, const ampc_tensor *k,
-                                     const ampc_tensor *v, ampc_tensor *lse, ampc_tensor *out)
+/* softmax(scale q k^T) v, of `dtype` and `shape`, writing lse; q, k, v contiguous in the
+ * compute dtype. */
+static ampc_tensor *attention_forward(const attention_sizes *sizes,
+                                      const attention_params *params, const ampc_tensor *q,
+                                      const ampc_tensor *k, const ampc_tensor *v,
+                                      ampc_tensor *lse, ampc_dtype dtype, int ndim,
+                                      const int64_t *shape)
 {
     ampc_tensor *probabilities = attention_scores(sizes, params->scale, q, k);
-    if (!probabilities) return ampc_error_status();
+    if (!probabilities) return NULL;
     softmax_rows(probabilities, lse, sizes, params->is_causal);
-    ampc_status status =
-        batched_gemm(sizes->batch, AMPC_TRANSPOSE_NONE, AMPC_TRANSPOSE_NONE, sizes->queries,
-                     sizes->value_head, sizes->keys, 1, probabilities, v, out);
+    ampc_gemm_desc desc = batched_desc(sizes->batch, AMPC_TRANSPOSE_NONE, AMPC_TRANSPOSE_NONE,
+                                       sizes->queries, sizes->value_head, sizes->keys, 1,
+                                       probabilities, v);
+    ampc_tensor *out = linalg_gemm_new(__func__, &desc, dtype, ndim, shape);
     ampc_tensor_free(probabilities);
-    return status;
+    return out;
 }
 
 ampc_tensor *ampc_scaled_dot_product_attention(const ampc_tensor *q, const ampc_tensor *k,
@@ -277,10 +267,11 @@ ampc_tensor *ampc_scaled_dot_product_attention(const ampc_tensor *q, const ampc_
     ampc_tensor *v_c = ampc_contiguous_as(__func__, v, compute);
     ampc_tensor *lse = ampc_tensor_new(__func__, compute, 2,
                                        (int64_t[]){sizes.batch, sizes.queries});
-    ampc_tensor *out = q_c && k_c && v_c && lse ? ampc_tensor_new(__func__, dtype, q->ndim, shape)
+    ampc_tensor *out = q_c && k_c && v_c && lse ? attention_forward(&sizes, &params, q_c, k_c,
+                                                                     v_c, lse, dtype, q->ndim,
+                                                                     shape)
                                                  : NULL;
-    ampc_status status = out ? attention_forward(&sizes, &params, q_c, k_c, v_c, lse, out)
-                             : ampc_error_status();
+    ampc_status status = out ? AMPC_OK : ampc_error_status();
     if (status == AMPC_OK) {
         /* The inputs themselves are saved (not their widened copies), so 16-bit activations
          * stay 16-bit until the backward. */

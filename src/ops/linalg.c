@@ -192,70 +192,30 @@ static bool covers_batch(const matmul_plan *plan, const int64_t *strides, int64_
     return plan->batch_count == 1 || (single_stride(plan, strides, &stride) && stride == matrix);
 }
 
-typedef struct gradient_target {
-    ampc_tensor *tensor;  /* input's shape, written by the GEMM */
-    ampc_dtype dtype;     /* the input's dtype, for after */
-    bool accumulate;      /* a sum over broadcast batch entries, into a compute-dtype buffer */
-} gradient_target;
-
-/* A zeroed compute-dtype buffer for a sum, or the gradient itself in a dtype the GEMM writes. */
-static gradient_target gradient_buffer(const ampc_node *node, int input, ampc_dtype operands,
-                                       bool accumulate)
+/* Input `input`'s gradient: desc (sizes, transposes, a and b set) for every batch entry, the
+ * matrices found through these strides. Where the input broadcast across batch entries, their
+ * products are summed into a zeroed compute-dtype buffer (beta = 1), in batch order. */
+static ampc_tensor *matmul_gradient(const ampc_node *node, int input, const matmul_plan *plan,
+                                    ampc_gemm_desc desc, const int64_t *a_strides,
+                                    const int64_t *b_strides, const int64_t *c_strides)
 {
-    gradient_target target = {.dtype = ampc_node_input_dtype(node, input),
-                              .accumulate = accumulate};
+    ampc_dtype wanted = ampc_node_input_dtype(node, input);
     int ndim = ampc_node_input_ndim(node, input);
     const int64_t *shape = ampc_node_input_shape(node, input);
-    target.tensor = accumulate
-                        ? ampc_tensor_zeros(ampc_compute_dtype(operands), ndim, shape)
-                        : ampc_tensor_new(__func__, linalg_gemm_c_dtype(operands, target.dtype),
-                                          ndim, shape);
-    return target;
-}
-
-static ampc_gemm_output gemm_output(const gradient_target *target)
-{
-    return (ampc_gemm_output){target->tensor->dtype, ampc_tensor_data(target->tensor), 0, 0};
-}
-
-/* dA = dC B^T, summed over the batch entries A broadcast across. */
-static ampc_tensor *matmul_da(const ampc_node *node, const matmul_plan *plan,
-                              const ampc_tensor *b, const ampc_tensor *dout)
-{
-    bool accumulate = !covers_batch(plan, plan->a_strides, plan->m * plan->k);
-    gradient_target target = gradient_buffer(node, 0, b->dtype, accumulate);
-    if (!target.tensor) return NULL;
-    ampc_gemm_desc desc = {.transpose_b = AMPC_TRANSPOSE, .m = plan->m, .n = plan->k,
-                           .k = plan->n, .alpha = 1, .beta = accumulate ? 1 : 0,
-                           .a = {dout->dtype, ampc_tensor_data(dout), plan->n, 0},
-                           .b = {b->dtype, ampc_tensor_data(b), plan->n, 0},
-                           .c = gemm_output(&target)};
-    desc.c.leading_dim = plan->k;
-    if (gemm_over_batch(plan, desc, plan->c_strides, plan->b_strides, plan->a_strides) != AMPC_OK) {
-        ampc_tensor_free(target.tensor);
+    bool accumulate = !covers_batch(plan, c_strides, desc.m * desc.n);
+    ampc_tensor *gradient =
+        accumulate ? ampc_tensor_zeros(ampc_compute_dtype(desc.a.dtype), ndim, shape)
+                   : ampc_tensor_new(__func__, linalg_gemm_c_dtype(desc.a.dtype, wanted), ndim,
+                                     shape);
+    if (!gradient) return NULL;
+    desc.alpha = 1;
+    desc.beta = accumulate ? 1 : 0;
+    desc.c = (ampc_gemm_output){gradient->dtype, ampc_tensor_data(gradient), desc.n, 0};
+    if (gemm_over_batch(plan, desc, a_strides, b_strides, c_strides) != AMPC_OK) {
+        ampc_tensor_free(gradient);
         return NULL;
     }
-    return ampc_from_compute(__func__, target.tensor, target.dtype);
-}
-
-/* dB = A^T dC, summed over the batch entries B broadcast across. */
-static ampc_tensor *matmul_db(const ampc_node *node, const matmul_plan *plan,
-                              const ampc_tensor *a, const ampc_tensor *dout)
-{
-    bool accumulate = !covers_batch(plan, plan->b_strides, plan->k * plan->n);
-    gradient_target target = gradient_buffer(node, 1, a->dtype, accumulate);
-    if (!target.tensor) return NULL;
-    ampc_gemm_desc desc = {.transpose_a = AMPC_TRANSPOSE, .m = plan->k, .n = plan->n,
-                           .k = plan->m, .alpha = 1, .beta = accumulate ? 1 : 0,
-                           .a = {a->dtype, ampc_tensor_data(a), plan->k, 0},
-                           .b = {dout->dtype, ampc_tensor_data(dout), plan->n, 0},
-                           .c = gemm_output(&target)};
-    desc.c.leading_dim = plan->n;
-    if (gemm_over_batch(plan, desc, plan->a_strides, plan->c_strides, plan->b_strides) != AMPC_OK) {
-        ampc_tensor_free(target.tensor);
-        return NULL;
-    }
-    return ampc_from_compute(__func__, target.tensor, target.dtype);
+    return ampc_from_compute(__func__, gradient, wanted);
 }
 
 static ampc_status matmul_backward(const ampc_node *node, const ampc_tensor *dout,
@@ -266,10 +226,24 @@ static ampc_status matmul_backward(const ampc_node *node, const ampc_tensor *dou
     matmul_plan plan;
     if (plan_matmul(__func__, a, b, &plan) != AMPC_OK) return ampc_error_status();
     fold_batch_into_rows(&plan);
-    if (ampc_node_needs_grad(node, 0) && !(dinputs[0] = matmul_da(node, &plan, b, dout)))
-        return ampc_error_status();
-    if (ampc_node_needs_grad(node, 1) && !(dinputs[1] = matmul_db(node, &plan, a, dout)))
-        return ampc_error_status();
+    if (ampc_node_needs_grad(node, 0)) { /* dA = dC B^T: (m, n) (n, k) */
+        ampc_gemm_desc desc = {.transpose_b = AMPC_TRANSPOSE, .m = plan.m, .n = plan.k,
+                               .k = plan.n,
+                               .a = {dout->dtype, ampc_tensor_data(dout), plan.n, 0},
+                               .b = {b->dtype, ampc_tensor_data(b), plan.n, 0}};
+        dinputs[0] = matmul_gradient(node, 0, &plan, desc, plan.c_strides, plan.b_strides,
+                                     plan.a_strides);
+        if (!dinputs[0]) return ampc_error_status();
+    }
+    if (ampc_node_needs_grad(node, 1)) { /* dB = A^T dC: (k, m) (m, n) */
+        ampc_gemm_desc desc = {.transpose_a = AMPC_TRANSPOSE, .m = plan.k, .n = plan.n,
+                               .k = plan.m,
+                               .a = {a->dtype, ampc_tensor_data(a), plan.k, 0},
+                               .b = {dout->dtype, ampc_tensor_data(dout), plan.n, 0}};
+        dinputs[1] = matmul_gradient(node, 1, &plan, desc, plan.a_strides, plan.c_strides,
+                                     plan.b_strides);
+        if (!dinputs[1]) return ampc_error_status();
+    }
     return AMPC_OK;
 }
 

@@ -14,6 +14,13 @@ static inline ampc_dtype linalg_gemm_c_dtype(ampc_dtype operands, ampc_dtype wan
     return (operands == AMPC_F64) == (wanted == AMPC_F64) ? wanted : operands;
 }
 
+/* A new tensor of `shape` and `dtype` holding desc's product. desc's c is set here: contiguous
+ * m x n matrices, as many as desc->batch says (as in ampc_gemm, 0 and 1 mean one; a caller
+ * with an empty batch has an empty shape, and then nothing runs). The GEMM writes in
+ * linalg_gemm_c_dtype(a's dtype, dtype), converted to dtype when that differs. */
+ampc_tensor *linalg_gemm_new(const char *function, const ampc_gemm_desc *desc, ampc_dtype dtype,
+                             int ndim, const int64_t *shape);
+
 /* Column sums of a contiguous (rows, cols) matrix of the compute dtype (F32 or F64) into a new
  * (cols) tensor of that dtype: each column one serial sum over the rows in order. */
 ampc_tensor *linalg_column_sums(const char *function, const ampc_tensor *matrix, int64_t rows,

@@ -15,40 +15,6 @@
 #include "ops/op_support.h"
 #include "tensor/tensor_internal.h"
 
-/* Enough columns per thread that the rows' reads are worth a thread. */
-enum { COLUMN_BLOCK = 64, PARALLEL_MIN_ELEMENTS = 1 << 15 };
-
-/* sums[j] = sum over rows r, in order, of matrix[r][j]; matrix is (rows, cols). */
-#define DEFINE_COLUMN_SUMS(real)                                                              \
-    static void column_sums_##real(real *sums, const real *matrix, int64_t rows, int64_t cols) \
-    {                                                                                         \
-        int64_t blocks = (cols + COLUMN_BLOCK - 1) / COLUMN_BLOCK;                            \
-        _Pragma("omp parallel for if (rows * cols >= PARALLEL_MIN_ELEMENTS)")                 \
-        for (int64_t block = 0; block < blocks; block++) {                                    \
-            int64_t first = block * COLUMN_BLOCK;                                             \
-            int64_t last = first + COLUMN_BLOCK < cols ? first + COLUMN_BLOCK : cols;         \
-            for (int64_t j = first; j < last; j++) sums[j] = 0;                               \
-            for (int64_t r = 0; r < rows; r++)                                                \
-                for (int64_t j = first; j < last; j++) sums[j] += matrix[r * cols + j];       \
-        }                                                                                     \
-    }
-DEFINE_COLUMN_SUMS(float)
-DEFINE_COLUMN_SUMS(double)
-
-ampc_tensor *linalg_column_sums(const char *function, const ampc_tensor *matrix, int64_t rows,
-                                int64_t cols)
-{
-    ampc_dtype dtype = ampc_tensor_dtype(matrix);
-    AMPC_ASSERT(dtype == AMPC_F32 || dtype == AMPC_F64);
-    ampc_tensor *sums = ampc_tensor_new(function, dtype, 1, (int64_t[]){cols});
-    if (!sums) return NULL;
-    if (dtype == AMPC_F64)
-        column_sums_double(ampc_tensor_data(sums), ampc_tensor_data(matrix), rows, cols);
-    else
-        column_sums_float(ampc_tensor_data(sums), ampc_tensor_data(matrix), rows, cols);
-    return sums;
-}
-
 typedef struct linear_sizes {
     int64_t rows, in, out; /* x is (rows, in), weight (out, in), y (rows, out) */
 } linear_sizes;
@@ -64,40 +30,23 @@ static linear_sizes sizes_of(const ampc_tensor *x, const ampc_tensor *weight)
 static ampc_tensor *linear_dx(const ampc_node *node, const linear_sizes *sizes,
                               const ampc_tensor *weight, const ampc_tensor *dout)
 {
-    ampc_dtype wanted = ampc_node_input_dtype(node, 0);
-    ampc_tensor *dx = ampc_tensor_new(__func__, linalg_gemm_c_dtype(weight->dtype, wanted),
-                                      ampc_node_input_ndim(node, 0),
-                                      ampc_node_input_shape(node, 0));
-    if (!dx) return NULL;
     ampc_gemm_desc desc = {.m = sizes->rows, .n = sizes->in, .k = sizes->out, .alpha = 1,
                            .a = {dout->dtype, ampc_tensor_data(dout), sizes->out, 0},
-                           .b = {weight->dtype, ampc_tensor_data(weight), sizes->in, 0},
-                           .c = {dx->dtype, ampc_tensor_data(dx), sizes->in, 0}};
-    if (ampc_gemm(&desc) != AMPC_OK) {
-        ampc_tensor_free(dx);
-        return NULL;
-    }
-    return ampc_from_compute(__func__, dx, wanted);
+                           .b = {weight->dtype, ampc_tensor_data(weight), sizes->in, 0}};
+    return linalg_gemm_new(__func__, &desc, ampc_node_input_dtype(node, 0),
+                           ampc_node_input_ndim(node, 0), ampc_node_input_shape(node, 0));
 }
 
 /* dW = dy^T x: (out, rows) (rows, in), dy read through the transpose flag. */
 static ampc_tensor *linear_dweight(const ampc_node *node, const linear_sizes *sizes,
                                    const ampc_tensor *x, const ampc_tensor *dout)
 {
-    ampc_dtype wanted = ampc_node_input_dtype(node, 1);
-    ampc_tensor *dweight = ampc_tensor_new(__func__, linalg_gemm_c_dtype(x->dtype, wanted), 2,
-                                           (int64_t[]){sizes->out, sizes->in});
-    if (!dweight) return NULL;
     ampc_gemm_desc desc = {.transpose_a = AMPC_TRANSPOSE, .m = sizes->out, .n = sizes->in,
                            .k = sizes->rows, .alpha = 1,
                            .a = {dout->dtype, ampc_tensor_data(dout), sizes->out, 0},
-                           .b = {x->dtype, ampc_tensor_data(x), sizes->in, 0},
-                           .c = {dweight->dtype, ampc_tensor_data(dweight), sizes->in, 0}};
-    if (ampc_gemm(&desc) != AMPC_OK) {
-        ampc_tensor_free(dweight);
-        return NULL;
-    }
-    return ampc_from_compute(__func__, dweight, wanted);
+                           .b = {x->dtype, ampc_tensor_data(x), sizes->in, 0}};
+    return linalg_gemm_new(__func__, &desc, ampc_node_input_dtype(node, 1), 2,
+                           (int64_t[]){sizes->out, sizes->in});
 }
 
 /* db = column sums of dy, in the compute dtype. */
@@ -162,21 +111,6 @@ static ampc_status check_linear(const char *function, const ampc_tensor *x,
     return AMPC_OK;
 }
 
-/* y = x W^T + b into out (rows, out), all operands contiguous in dtype, the bias F32/F64. */
-static ampc_status linear_gemm(const linear_sizes *sizes, ampc_dtype dtype,
-                               const ampc_tensor *x, const ampc_tensor *weight,
-                               const ampc_tensor *bias, ampc_tensor *out)
-{
-    ampc_gemm_desc desc = {.transpose_b = AMPC_TRANSPOSE, .m = sizes->rows, .n = sizes->out,
-                           .k = sizes->in, .alpha = 1,
-                           .a = {dtype, ampc_tensor_data(x), sizes->in, 0},
-                           .b = {dtype, ampc_tensor_data(weight), sizes->in, 0},
-                           .c = {dtype, ampc_tensor_data(out), sizes->out, 0},
-                           .bias = bias ? ampc_tensor_data(bias) : NULL,
-                           .bias_dtype = ampc_compute_dtype(dtype)};
-    return ampc_gemm(&desc);
-}
-
 ampc_tensor *ampc_linear(const ampc_tensor *x, const ampc_tensor *weight,
                          const ampc_tensor *bias)
 {
@@ -192,14 +126,18 @@ ampc_tensor *ampc_linear(const ampc_tensor *x, const ampc_tensor *weight,
     /* The epilogue adds a compute-dtype bias: F16/BF16 biases widen exactly. */
     ampc_tensor *bias_c = bias ? ampc_contiguous_as(__func__, bias, ampc_compute_dtype(dtype))
                                : NULL;
-    ampc_tensor *out = x_c && weight_c && (bias_c || !bias)
-                           ? ampc_tensor_new(__func__, dtype, x->ndim, shape)
-                           : NULL;
-    ampc_status status = out ? AMPC_OK : ampc_error_status();
-    if (status == AMPC_OK) {
+    ampc_tensor *out = NULL;
+    if (x_c && weight_c && (bias_c || !bias)) {
         linear_sizes sizes = sizes_of(x, weight);
-        status = linear_gemm(&sizes, dtype, x_c, weight_c, bias_c, out);
+        ampc_gemm_desc desc = {.transpose_b = AMPC_TRANSPOSE, .m = sizes.rows, .n = sizes.out,
+                               .k = sizes.in, .alpha = 1,
+                               .a = {dtype, ampc_tensor_data(x_c), sizes.in, 0},
+                               .b = {dtype, ampc_tensor_data(weight_c), sizes.in, 0},
+                               .bias = bias_c ? ampc_tensor_data(bias_c) : NULL,
+                               .bias_dtype = ampc_compute_dtype(dtype)};
+        out = linalg_gemm_new(__func__, &desc, dtype, x->ndim, shape);
     }
+    ampc_status status = out ? AMPC_OK : ampc_error_status();
     if (status == AMPC_OK) {
         const ampc_tensor *inputs[] = {x, weight, bias}, *saved[] = {x_c, weight_c};
         ampc_op_record record = {.name = "linear", .backward = linear_backward,
