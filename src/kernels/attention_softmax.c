@@ -2,6 +2,8 @@
  * here for float and double. */
 #include "kernels/attention_kernels.h"
 
+#include <ampc/cpu.h>
+
 #include <math.h>
 #include <tgmath.h>
 

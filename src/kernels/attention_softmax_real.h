@@ -10,7 +10,8 @@
 void ATTENTION_FN(ampc_attention_softmax)(real *scores, real *lse, int64_t rows,
                                           int64_t queries, int64_t keys, bool causal)
 {
-#pragma omp parallel for if (rows * keys >= PARALLEL_MIN_ELEMENTS)
+#pragma omp parallel for num_threads(ampc_num_threads()) \
+    if (rows * keys >= PARALLEL_MIN_ELEMENTS)
     for (int64_t r = 0; r < rows; r++) {
         real *row = scores + r * keys;
         int64_t visible = visible_keys(r, queries, keys, causal);
@@ -29,7 +30,8 @@ void ATTENTION_FN(ampc_attention_softmax)(real *scores, real *lse, int64_t rows,
 void ATTENTION_FN(ampc_attention_probabilities)(real *scores, const real *lse, int64_t rows,
                                                 int64_t queries, int64_t keys, bool causal)
 {
-#pragma omp parallel for if (rows * keys >= PARALLEL_MIN_ELEMENTS)
+#pragma omp parallel for num_threads(ampc_num_threads()) \
+    if (rows * keys >= PARALLEL_MIN_ELEMENTS)
     for (int64_t r = 0; r < rows; r++) {
         real *row = scores + r * keys;
         int64_t visible = visible_keys(r, queries, keys, causal);
@@ -41,7 +43,8 @@ void ATTENTION_FN(ampc_attention_probabilities)(real *scores, const real *lse, i
 void ATTENTION_FN(ampc_attention_softmax_backward)(real *dscores, const real *probabilities,
                                                    int64_t rows, int64_t keys, double scale)
 {
-#pragma omp parallel for if (rows * keys >= PARALLEL_MIN_ELEMENTS)
+#pragma omp parallel for num_threads(ampc_num_threads()) \
+    if (rows * keys >= PARALLEL_MIN_ELEMENTS)
     for (int64_t r = 0; r < rows; r++) {
         real *drow = dscores + r * keys;
         const real *row = probabilities + r * keys;

@@ -80,8 +80,11 @@ static ampc_status plan_matmul(const char *function, const ampc_tensor *a, const
     plan->batch_ndim = a_batch > b_batch ? a_batch : b_batch;
     plan->batch_count = 1;
     for (int dim = 0; dim < plan->batch_ndim; dim++) {
-        int a_dim = dim - (plan->batch_ndim - a_batch), b_dim = dim - (plan->batch_ndim - b_batch);
-        int64_t a_size = a_dim >= 0 ? a->shape[a_dim] : 1, b_size = b_dim >= 0 ? b->shape[b_dim] : 1;
+        /* Batch dims align at the right; a missing one has size 1. */
+        int a_dim = dim - (plan->batch_ndim - a_batch);
+        int b_dim = dim - (plan->batch_ndim - b_batch);
+        int64_t a_size = a_dim >= 0 ? a->shape[a_dim] : 1;
+        int64_t b_size = b_dim >= 0 ? b->shape[b_dim] : 1;
         if (a_size != b_size && a_size != 1 && b_size != 1) {
             char expected[160];
             snprintf(expected, sizeof expected,
@@ -98,7 +101,8 @@ static ampc_status plan_matmul(const char *function, const ampc_tensor *a, const
     batch_strides(plan->batch_ndim, plan->batch_ndim, plan->batch, plan->m * plan->n,
                   plan->c_strides);
     plan->out_ndim = 0;
-    for (int dim = 0; dim < plan->batch_ndim; dim++) plan->out_shape[plan->out_ndim++] = plan->batch[dim];
+    for (int dim = 0; dim < plan->batch_ndim; dim++)
+        plan->out_shape[plan->out_ndim++] = plan->batch[dim];
     if (!a_vector) plan->out_shape[plan->out_ndim++] = plan->m;
     if (!b_vector) plan->out_shape[plan->out_ndim++] = plan->n;
     return AMPC_OK;

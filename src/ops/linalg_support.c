@@ -1,5 +1,6 @@
 /* Helpers the linear algebra ops share (declared in linalg_internal.h): a GEMM into a new
  * tensor, and the fp32 column sums of a bias gradient. */
+#include <ampc/cpu.h>
 #include <ampc/gemm.h>
 
 #include "core/error.h"
@@ -33,7 +34,8 @@ ampc_tensor *linalg_gemm_new(const char *function, const ampc_gemm_desc *desc, a
     static void column_sums_##real(real *sums, const real *matrix, int64_t rows, int64_t cols) \
     {                                                                                         \
         int64_t blocks = (cols + COLUMN_BLOCK - 1) / COLUMN_BLOCK;                            \
-        _Pragma("omp parallel for if (rows * cols >= PARALLEL_MIN_ELEMENTS)")                 \
+        int threads = ampc_num_threads();                                                     \
+        _Pragma("omp parallel for num_threads(threads) if (rows * cols >= PARALLEL_MIN_ELEMENTS)") \
         for (int64_t block = 0; block < blocks; block++) {                                    \
             int64_t first = block * COLUMN_BLOCK;                                             \
             int64_t last = first + COLUMN_BLOCK < cols ? first + COLUMN_BLOCK : cols;         \
