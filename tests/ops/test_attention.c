@@ -15,6 +15,7 @@
 
 #include "../tensor/tensor_testing.h"
 #include "gradcheck.h"
+#include "kernels/attention_kernels.h"
 
 typedef struct attention_context {
     bool is_causal;
@@ -187,6 +188,31 @@ static void test_attention_first_causal_row_copies_the_first_value(void **state)
     free_inputs(&inputs);
 }
 
+/* Rows split across threads (enough of them to pass the kernel's threshold) give the bits of
+ * one serial float chain per row, so the thread count cannot change them. */
+static void test_softmax_rows_match_a_serial_chain_bit_for_bit(void **state)
+{
+    (void)state;
+    enum { QUERIES = 128, KEYS = 80, ROWS = 4 * QUERIES }; /* 40960 scores */
+    static float scores[ROWS * KEYS], expected[ROWS * KEYS], lse[ROWS];
+    for (int64_t index = 0; index < ROWS * KEYS; index++)
+        scores[index] = (float)((index * 7919) % 1000) / 100.0f - 5.0f;
+    for (int64_t r = 0; r < ROWS; r++) {
+        int64_t visible = r % QUERIES + 1 < KEYS ? r % QUERIES + 1 : KEYS;
+        const float *row = scores + r * KEYS;
+        float max = -INFINITY, sum = 0;
+        for (int64_t j = 0; j < visible; j++) max = row[j] > max ? row[j] : max;
+        for (int64_t j = 0; j < visible; j++) sum += expected[r * KEYS + j] = expf(row[j] - max);
+        for (int64_t j = 0; j < KEYS; j++)
+            expected[r * KEYS + j] = j < visible ? expected[r * KEYS + j] / sum : 0;
+    }
+    ampc_attention_softmax_float(scores, lse, ROWS, QUERIES, KEYS, true);
+    for (int64_t index = 0; index < ROWS * KEYS; index++)
+        if (scores[index] != expected[index])
+            fail_msg("probability %lld is %.9g; expected %.9g", (long long)index, scores[index],
+                     expected[index]);
+}
+
 static void test_attention_errors_name_the_shapes(void **state)
 {
     (void)state;
@@ -221,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_attention_gradcheck_on_strided_inputs_and_one_without_grad),
         cmocka_unit_test(test_attention_forward_matches_a_float64_reference),
         cmocka_unit_test(test_attention_first_causal_row_copies_the_first_value),
+        cmocka_unit_test(test_softmax_rows_match_a_serial_chain_bit_for_bit),
         cmocka_unit_test(test_attention_errors_name_the_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -267,6 +267,38 @@ static void test_linear_matches_float64_loops(void **state)
     ampc_tensor_free(x);
 }
 
+/* Enough rows and columns for the threaded column sums: the bias gradient is still one
+ * serial fp32 sum per column, in row order. */
+static void test_bias_gradient_is_a_serial_fp32_column_sum(void **state)
+{
+    (void)state;
+    enum { ROWS = 300, IN = 3, OUT = 130 };
+    ampc_tensor *x = ampc_tensor_ones(AMPC_BF16, 2, (int64_t[]){ROWS, IN});
+    ampc_tensor *weight = ampc_tensor_ones(AMPC_BF16, 2, (int64_t[]){OUT, IN});
+    ampc_tensor *bias = ampc_tensor_zeros(AMPC_F32, 1, (int64_t[]){OUT});
+    assert_int_equal(ampc_tensor_set_requires_grad(bias, true), AMPC_OK);
+    ampc_tensor *y = ampc_linear(x, weight, bias);
+    assert_int_equal(ampc_tensor_dtype(y), AMPC_F32);
+    ampc_tensor *upstream64 = gradcheck_uniform(31, 2, (int64_t[]){ROWS, OUT}, -1, 1, false);
+    ampc_tensor *upstream = ampc_tensor_cast(upstream64, AMPC_F32);
+    assert_int_equal(ampc_backward(y, upstream, false), AMPC_OK);
+    const float *dy = ampc_tensor_data(upstream);
+    for (int64_t o = 0; o < OUT; o++) {
+        float expected = 0;
+        for (int64_t r = 0; r < ROWS; r++) expected += dy[r * OUT + o];
+        double grad;
+        ampc_tensor_get(ampc_tensor_grad(bias), (int64_t[]){o}, &grad);
+        if ((float)grad != expected)
+            fail_msg("dbias[%lld] is %.9g; expected %.9g", (long long)o, grad, expected);
+    }
+    ampc_tensor_free(upstream);
+    ampc_tensor_free(upstream64);
+    ampc_tensor_free(y);
+    ampc_tensor_free(bias);
+    ampc_tensor_free(weight);
+    ampc_tensor_free(x);
+}
+
 static void test_errors_name_both_shapes(void **state)
 {
     (void)state;
@@ -323,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_bmm_gradcheck),
         cmocka_unit_test(test_linear_gradcheck_3d_input_with_and_without_bias),
         cmocka_unit_test(test_linear_matches_float64_loops),
+        cmocka_unit_test(test_bias_gradient_is_a_serial_fp32_column_sum),
         cmocka_unit_test(test_errors_name_both_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
