@@ -245,6 +245,12 @@ static ampc_tensor *attention_forward(const attention_sizes *sizes,
     return out;
 }
 
+/* 1/sqrt(E), PyTorch's default; 1 for E = 0, where every score is 0 anyway. */
+static double default_scale(int64_t head)
+{
+    return head > 0 ? 1 / sqrt((double)head) : 1;
+}
+
 ampc_tensor *ampc_scaled_dot_product_attention(const ampc_tensor *q, const ampc_tensor *k,
                                                const ampc_tensor *v, bool is_causal,
                                                double scale)
@@ -252,7 +258,7 @@ ampc_tensor *ampc_scaled_dot_product_attention(const ampc_tensor *q, const ampc_
     if (check_attention(__func__, q, k, v, scale) != AMPC_OK) return NULL;
     attention_sizes sizes = sizes_of(q, k, v);
     attention_params params = {.is_causal = is_causal,
-                               .scale = scale != 0 ? scale : 1 / sqrt((double)sizes.head)};
+                               .scale = scale != 0 ? scale : default_scale(sizes.head)};
     ampc_dtype dtype = ampc_promote_float(ampc_promote_float(q->dtype, k->dtype), v->dtype);
     ampc_dtype compute = ampc_compute_dtype(dtype);
     int64_t shape[AMPC_MAX_DIMS];

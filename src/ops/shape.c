@@ -18,27 +18,30 @@
 #include "tensor/tensor_internal.h"
 
 /* The tensor layer names itself in its messages ("ampc_tensor_view: ..."); the user called
- * the op, so a failure there is reported as the op's ("ampc_view: ..."). */
-static void name_error_after(const char *function)
+ * the op, so a failure of `layer` is reported as the op's ("ampc_view: ..."). An unrelated
+ * error left pending from earlier keeps its name. */
+static void name_error_after(const char *function, const char *layer)
 {
     const char *message = ampc_error_message();
-    const char *layer = "ampc_tensor_";
-    const char *colon = strstr(message, ": ");
-    if (strncmp(message, layer, strlen(layer)) != 0 || !colon) return;
+    size_t length = strlen(layer);
+    if (strncmp(message, layer, length) != 0 || strncmp(message + length, ": ", 2) != 0)
+        return;
     char rest[1024];
-    snprintf(rest, sizeof rest, "%s", colon + 2);
+    snprintf(rest, sizeof rest, "%s", message + length + 2);
     ampc_status status = ampc_error_status();
     ampc_error_clear();
     ampc_fail(status, function, "%s", rest);
 }
 
-/* Records `out` as `name` of the single input a; frees out and returns NULL on failure. */
-static ampc_tensor *record_unary(const char *function, ampc_tensor *out, const ampc_tensor *a,
-                                 const char *name, ampc_backward_fn backward,
-                                 const void *params, size_t params_size)
+/* Records `out`, the result of the tensor layer's function `layer`, as op `name` of the single
+ * input a; frees out and returns NULL on failure. */
+static ampc_tensor *record_unary(const char *function, const char *layer, ampc_tensor *out,
+                                 const ampc_tensor *a, const char *name,
+                                 ampc_backward_fn backward, const void *params,
+                                 size_t params_size)
 {
     if (!out) {
-        name_error_after(function);
+        name_error_after(function, layer);
         return NULL;
     }
     const ampc_tensor *inputs[] = {a};
@@ -66,15 +69,17 @@ static ampc_status reshape_backward(const ampc_node *node, const ampc_tensor *do
 ampc_tensor *ampc_reshape(const ampc_tensor *a, int ndim, const int64_t *shape)
 {
     if (!a) return ampc_null_tensor(__func__, "a");
-    return record_unary(__func__, ampc_tensor_reshape(a, ndim, shape), a, "reshape",
-                        reshape_backward, NULL, 0);
+    ampc_tensor *out = ampc_tensor_reshape(a, ndim, shape);
+    return record_unary(__func__, "ampc_tensor_reshape", out, a, "reshape", reshape_backward,
+                        NULL, 0);
 }
 
 ampc_tensor *ampc_view(const ampc_tensor *a, int ndim, const int64_t *shape)
 {
     if (!a) return ampc_null_tensor(__func__, "a");
-    return record_unary(__func__, ampc_tensor_view(a, ndim, shape), a, "view",
-                        reshape_backward, NULL, 0);
+    ampc_tensor *out = ampc_tensor_view(a, ndim, shape);
+    return record_unary(__func__, "ampc_tensor_view", out, a, "view", reshape_backward, NULL,
+                        0);
 }
 
 ampc_tensor *ampc_flatten(const ampc_tensor *a, int start_dim, int end_dim)
@@ -82,7 +87,8 @@ ampc_tensor *ampc_flatten(const ampc_tensor *a, int start_dim, int end_dim)
     if (!a) return ampc_null_tensor(__func__, "a");
     int ndim = a->ndim, start = 0, end = 0;
     if (ndim == 0) /* torch.flatten of a scalar is a 1-element vector */
-        return record_unary(__func__, ampc_tensor_reshape(a, 1, (int64_t[]){1}), a, "flatten",
+        return record_unary(__func__, "ampc_tensor_reshape",
+                            ampc_tensor_reshape(a, 1, (int64_t[]){1}), a, "flatten",
                             reshape_backward, NULL, 0);
     if (ampc_wrap_dim(__func__, "start_dim", start_dim, ndim, &start) != AMPC_OK ||
         ampc_wrap_dim(__func__, "end_dim", end_dim, ndim, &end) != AMPC_OK)
@@ -99,8 +105,9 @@ ampc_tensor *ampc_flatten(const ampc_tensor *a, int start_dim, int end_dim)
     for (int dim = 0; dim < start; dim++) shape[out_ndim++] = a->shape[dim];
     shape[out_ndim++] = ampc_shape_numel(end - start + 1, a->shape + start);
     for (int dim = end + 1; dim < ndim; dim++) shape[out_ndim++] = a->shape[dim];
-    return record_unary(__func__, ampc_tensor_reshape(a, out_ndim, shape), a, "flatten",
-                        reshape_backward, NULL, 0);
+    ampc_tensor *out = ampc_tensor_reshape(a, out_ndim, shape);
+    return record_unary(__func__, "ampc_tensor_reshape", out, a, "flatten", reshape_backward,
+                        NULL, 0);
 }
 
 /* --- permute, transpose: the gradient is dout permuted back ----------------------------- */
@@ -131,7 +138,8 @@ ampc_tensor *ampc_permute(const ampc_tensor *a, const int *dims)
      * repeat ambiguously, so keep the wrapped permutation itself. */
     for (int dim = 0; out && dim < a->ndim; dim++)
         params.dims[dim] = dims[dim] < 0 ? dims[dim] + a->ndim : dims[dim];
-    return record_unary(__func__, out, a, "permute", permute_backward, &params, sizeof params);
+    return record_unary(__func__, "ampc_tensor_permute", out, a, "permute", permute_backward,
+                        &params, sizeof params);
 }
 
 ampc_tensor *ampc_transpose_dims(const ampc_tensor *a, int dim0, int dim1)
@@ -145,8 +153,8 @@ ampc_tensor *ampc_transpose_dims(const ampc_tensor *a, int dim0, int dim1)
         params.dims[first] = second;
         params.dims[second] = first;
     }
-    return record_unary(__func__, out, a, "transpose", permute_backward, &params,
-                        sizeof params);
+    return record_unary(__func__, "ampc_tensor_transpose", out, a, "transpose",
+                        permute_backward, &params, sizeof params);
 }
 
 /* --- narrow, split: the gradient lands in a zero tensor of the input's shape ------------ */
@@ -185,7 +193,8 @@ static ampc_tensor *recorded_narrow(const char *function, const ampc_tensor *a, 
         params.dim = dim < 0 ? dim + a->ndim : dim;
         params.start = start < 0 ? start + a->shape[params.dim] : start;
     }
-    return record_unary(function, out, a, "narrow", narrow_backward, &params, sizeof params);
+    return record_unary(function, "ampc_tensor_narrow", out, a, "narrow", narrow_backward,
+                        &params, sizeof params);
 }
 
 ampc_tensor *ampc_narrow(const ampc_tensor *a, int dim, int64_t start, int64_t length)
@@ -247,6 +256,7 @@ static ampc_status expand_backward(const ampc_node *node, const ampc_tensor *dou
 ampc_tensor *ampc_expand(const ampc_tensor *a, int ndim, const int64_t *shape)
 {
     if (!a) return ampc_null_tensor(__func__, "a");
-    return record_unary(__func__, ampc_tensor_expand(a, ndim, shape), a, "expand",
-                        expand_backward, NULL, 0);
+    ampc_tensor *out = ampc_tensor_expand(a, ndim, shape);
+    return record_unary(__func__, "ampc_tensor_expand", out, a, "expand", expand_backward, NULL,
+                        0);
 }

@@ -165,7 +165,7 @@ static void test_attention_forward_matches_a_float64_reference(void **state)
         }
 }
 
-static void test_attention_first_causal_row_copies_the_first_value(void **state)
+static void test_attention_edge_sizes(void **state)
 {
     (void)state;
     attention_inputs inputs = make_inputs(1, (int64_t[]){1}, 2, 3, 2, 2);
@@ -185,6 +185,17 @@ static void test_attention_first_causal_row_copies_the_first_value(void **state)
     assert_values(out, (const double[]){0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 12);
     ampc_tensor_free(out);
     free_inputs(&none);
+    /* E = 0: every score is 0, so each query averages the values. */
+    attention_inputs headless = make_inputs(1, (int64_t[]){1}, 2, 2, 0, 1);
+    out = ampc_scaled_dot_product_attention(headless.q, headless.k, headless.v, false, 0);
+    assert_non_null(out);
+    double v0, v1, value;
+    ampc_tensor_get(headless.v, (int64_t[]){0, 0, 0}, &v0);
+    ampc_tensor_get(headless.v, (int64_t[]){0, 1, 0}, &v1);
+    ampc_tensor_get(out, (int64_t[]){0, 1, 0}, &value);
+    assert_float_equal(value, (v0 + v1) / 2, 1e-15);
+    ampc_tensor_free(out);
+    free_inputs(&headless);
     free_inputs(&inputs);
 }
 
@@ -246,7 +257,7 @@ int main(void)
         cmocka_unit_test(test_attention_gradcheck_causal_with_l_below_and_above_s),
         cmocka_unit_test(test_attention_gradcheck_on_strided_inputs_and_one_without_grad),
         cmocka_unit_test(test_attention_forward_matches_a_float64_reference),
-        cmocka_unit_test(test_attention_first_causal_row_copies_the_first_value),
+        cmocka_unit_test(test_attention_edge_sizes),
         cmocka_unit_test(test_softmax_rows_match_a_serial_chain_bit_for_bit),
         cmocka_unit_test(test_attention_errors_name_the_shapes),
     };
