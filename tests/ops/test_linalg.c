@@ -13,6 +13,7 @@
 
 #include <ampc/ampc.h>
 #include <ampc/ops_linalg.h>
+#include <ampc/ops_shape.h>
 
 #include "../tensor/tensor_testing.h"
 #include "gradcheck.h"
@@ -299,6 +300,43 @@ static void test_bias_gradient_is_a_serial_fp32_column_sum(void **state)
     ampc_tensor_free(x);
 }
 
+/* A training step's activations in an arena: linear, matmul, attention and the shape ops run
+ * forward and backward there, step after step, and the arena stops growing. Leaves, their
+ * gradients and the weights stay on the heap. */
+static void test_steps_in_an_arena_keep_memory_flat(void **state)
+{
+    (void)state;
+    ampc_tensor *x = gradcheck_uniform(41, 3, (int64_t[]){2, 4, 8}, -1, 1, false);
+    ampc_tensor *weight = gradcheck_uniform(42, 2, (int64_t[]){24, 8}, -1, 1, true);
+    ampc_tensor *bias = gradcheck_uniform(43, 1, (int64_t[]){24}, -1, 1, true);
+    ampc_arena *arena = ampc_arena_new();
+    size_t capacity_after_first = 0;
+    for (int step = 0; step < 20; step++) {
+        assert_int_equal(ampc_arena_enter(arena), AMPC_OK);
+        ampc_tensor *qkv = ampc_linear(x, weight, bias);
+        ampc_tensor *parts[3];
+        int count = 0;
+        assert_int_equal(ampc_split(qkv, 8, -1, parts, 3, &count), AMPC_OK);
+        ampc_tensor *attended = ampc_scaled_dot_product_attention(parts[0], parts[1], parts[2],
+                                                                  true, 0);
+        ampc_tensor *scores = ampc_matmul(attended, ampc_transpose_dims(parts[2], -1, -2));
+        assert_non_null(scores);
+        ampc_tensor *flat = ampc_reshape(scores, 1, (int64_t[]){-1});
+        ampc_tensor *upstream = ampc_tensor_ones(AMPC_F64, 1, (int64_t[]){32});
+        assert_int_equal(ampc_backward(flat, upstream, false), AMPC_OK);
+        assert_int_equal(ampc_arena_leave(arena), AMPC_OK);
+        assert_int_equal(ampc_arena_reset(arena), AMPC_OK);
+        if (step == 0) capacity_after_first = ampc_arena_capacity(arena);
+    }
+    assert_int_equal(ampc_arena_capacity(arena), capacity_after_first);
+    assert_non_null(ampc_tensor_grad(weight));
+    assert_non_null(ampc_tensor_grad(bias));
+    ampc_arena_free(arena);
+    ampc_tensor_free(bias);
+    ampc_tensor_free(weight);
+    ampc_tensor_free(x);
+}
+
 static void test_errors_name_both_shapes(void **state)
 {
     (void)state;
@@ -356,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_linear_gradcheck_3d_input_with_and_without_bias),
         cmocka_unit_test(test_linear_matches_float64_loops),
         cmocka_unit_test(test_bias_gradient_is_a_serial_fp32_column_sum),
+        cmocka_unit_test(test_steps_in_an_arena_keep_memory_flat),
         cmocka_unit_test(test_errors_name_both_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
