@@ -22,27 +22,11 @@ typedef struct reduce_params {
     double correction; /* var only */
 } reduce_params;
 
-/* The kernel call for either compute dtype; workspace as reduce_workspace_size says. */
 static ampc_status run_reduce(const char *function, reduce_kind kind, ampc_tensor *out,
                               const ampc_tensor *x, const ampc_tensor *center,
                               const reduce_plan *plan)
 {
-    int64_t workspace_size = reduce_workspace_size(plan->outer, plan->size, plan->inner);
-    ampc_tensor *workspace = NULL;
-    if (workspace_size > 0) {
-        workspace = ampc_tensor_new(function, out->dtype, 1, &workspace_size);
-        if (!workspace) return ampc_error_status();
-    }
-    void *scratch = workspace ? ampc_tensor_data(workspace) : NULL;
-    const void *mean = center ? ampc_tensor_data(center) : NULL;
-    if (out->dtype == AMPC_F64)
-        reduce_f64(kind, ampc_tensor_data(out), ampc_tensor_data(x), mean, plan->outer,
-                   plan->size, plan->inner, scratch);
-    else
-        reduce_f32(kind, ampc_tensor_data(out), ampc_tensor_data(x), mean, plan->outer,
-                   plan->size, plan->inner, scratch);
-    ampc_tensor_free(workspace);
-    return AMPC_OK;
+    return reduce_run(function, kind, out, x, center, plan->outer, plan->size, plan->inner);
 }
 
 /* out = x / divisor, elementwise, in place (the compute dtype). */

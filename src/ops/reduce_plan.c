@@ -120,3 +120,25 @@ ampc_tensor *reduce_plan_unlayout(const char *function, const reduce_plan *plan,
     ampc_tensor_free(computed);
     return result;
 }
+
+ampc_status reduce_run(const char *function, reduce_kind kind, ampc_tensor *out,
+                       const ampc_tensor *x, const ampc_tensor *center, int64_t outer,
+                       int64_t size, int64_t inner)
+{
+    int64_t workspace_size = reduce_workspace_size(outer, size, inner);
+    ampc_tensor *workspace = NULL;
+    if (workspace_size > 0) {
+        workspace = ampc_tensor_new(function, out->dtype, 1, &workspace_size);
+        if (!workspace) return ampc_error_status();
+    }
+    void *scratch = workspace ? ampc_tensor_data(workspace) : NULL;
+    const void *mean = center ? ampc_tensor_data(center) : NULL;
+    if (out->dtype == AMPC_F64)
+        reduce_f64(kind, ampc_tensor_data(out), ampc_tensor_data(x), mean, outer, size, inner,
+                   scratch);
+    else
+        reduce_f32(kind, ampc_tensor_data(out), ampc_tensor_data(x), mean, outer, size, inner,
+                   scratch);
+    ampc_tensor_free(workspace);
+    return AMPC_OK;
+}

@@ -13,6 +13,8 @@
 
 #include <ampc/tensor.h>
 
+#include "kernels/reduce.h"
+
 typedef struct reduce_plan {
     int ndim;                          /* the input's */
     int64_t shape[AMPC_MAX_DIMS];
@@ -43,5 +45,12 @@ ampc_tensor *reduce_plan_new_layout(const char *function, const reduce_plan *pla
  * `dtype`, freeing computed. NULL propagates. */
 ampc_tensor *reduce_plan_unlayout(const char *function, const reduce_plan *plan,
                                   ampc_tensor *computed, ampc_dtype dtype);
+
+/* The kernel reduce_f32/f64 (src/kernels/reduce.h) for out's compute dtype, with its
+ * workspace: out (outer * inner) = kind over x (outer, size, inner); center as the kernel
+ * says. All contiguous, in the same compute dtype. */
+ampc_status reduce_run(const char *function, reduce_kind kind, ampc_tensor *out,
+                       const ampc_tensor *x, const ampc_tensor *center, int64_t outer,
+                       int64_t size, int64_t inner);
 
 #endif
