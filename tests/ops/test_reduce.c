@@ -245,7 +245,7 @@ static void test_multi_chunk_sums_match_float64(void **state)
 {
     (void)state;
     int64_t shape[] = {5000, 3};
-    ampc_tensor *x64 = gradcheck_uniform(6, 2, shape, 0, 1, true);
+    ampc_tensor *x64 = gradcheck_uniform(6, 2, shape, 0, 1, false);
     ampc_tensor *x = ampc_tensor_cast(x64, AMPC_F32);
     const float *v = ampc_tensor_data(x);
     ampc_tensor *columns = ampc_sum(x, 1, (int[]){0}, false);
@@ -258,10 +258,36 @@ static void test_multi_chunk_sums_match_float64(void **state)
         total += column;
     }
     assert_near(value_at_position(all, 0), total, total * 1e-5);
+    ampc_tensor *tall = gradcheck_uniform(7, 2, (int64_t[]){1100, 2}, -1, 1, true);
     reduction_case long_mean = {.op = OP_MEAN, .num_dims = 1, .dims = {0}};
-    check_case(&long_mean, x64, false);
+    check_case(&long_mean, tall, false);
+    ampc_tensor_free(tall);
     ampc_tensor_free(columns);
     ampc_tensor_free(all);
+    ampc_tensor_free(x);
+    ampc_tensor_free(x64);
+}
+
+/* Each output is one fixed chain of chunks whatever the thread count: bit-identical. */
+static void test_results_do_not_depend_on_the_thread_count(void **state)
+{
+    (void)state;
+    int previous = ampc_num_threads();
+    ampc_tensor *x64 = gradcheck_uniform(8, 2, (int64_t[]){300, 700}, -1, 1, false);
+    ampc_tensor *x = ampc_tensor_cast(x64, AMPC_F32);
+    float results[2][4];
+    for (int run = 0; run < 2; run++) {
+        assert_int_equal(ampc_set_num_threads(run == 0 ? 1 : 3), AMPC_OK);
+        ampc_tensor *outs[] = {ampc_sum(x, 0, NULL, false), ampc_var(x, 0, NULL, 1, false),
+                               ampc_sum(x, 1, (int[]){0}, false),
+                               ampc_mean(x, 1, (int[]){1}, false)};
+        for (int k = 0; k < 4; k++) {
+            results[run][k] = (float)value_at_position(outs[k], k < 2 ? 0 : 123);
+            ampc_tensor_free(outs[k]);
+        }
+    }
+    assert_int_equal(ampc_set_num_threads(previous), AMPC_OK);
+    assert_memory_equal(results[0], results[1], sizeof results[0]);
     ampc_tensor_free(x);
     ampc_tensor_free(x64);
 }
@@ -312,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_max_propagates_nan),
         cmocka_unit_test(test_sum_over_an_empty_dim_is_zero_and_mean_is_nan),
         cmocka_unit_test(test_multi_chunk_sums_match_float64),
+        cmocka_unit_test(test_results_do_not_depend_on_the_thread_count),
         cmocka_unit_test(test_invalid_arguments_fail_with_a_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
