@@ -11,6 +11,7 @@
 #include "kernels/reduce.h"
 #include "ops/loss_support.h"
 #include "ops/op_support.h"
+#include "ops/reduce_plan.h"
 #include "tensor/tensor_internal.h"
 
 typedef struct class_loss_params {
@@ -44,11 +45,7 @@ static ampc_tensor *record_class_loss(const char *function, const char *name,
                              .saved = saved,
                              .params = params,
                              .params_size = sizeof *params};
-    if (ampc_autograd_record(function, out, &record) != AMPC_OK) {
-        ampc_tensor_free(out);
-        return NULL;
-    }
-    return out;
+    return reduce_record_result(function, out, &record);
 }
 
 /* --- cross_entropy ------------------------------------------------------------------------- */

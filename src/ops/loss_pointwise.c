@@ -11,6 +11,7 @@
 #include "kernels/reduce.h"
 #include "ops/loss_support.h"
 #include "ops/op_support.h"
+#include "ops/reduce_plan.h"
 #include "tensor/tensor_internal.h"
 
 typedef enum pointwise_loss { LOSS_MSE, LOSS_BCE, LOSS_BCE_LOGITS } pointwise_loss;
@@ -24,47 +25,29 @@ typedef struct pointwise_params {
 static const char *const pointwise_names[] = {"mse_loss", "binary_cross_entropy",
                                               "binary_cross_entropy_with_logits"};
 
-static void pointwise_forward_f32(pointwise_loss loss, float *out, const float *x,
-                                  const float *y, int64_t n)
-{
-    switch (loss) {
-    case LOSS_MSE: mse_forward_f32(out, x, y, n); break;
-    case LOSS_BCE: bce_forward_f32(out, x, y, n); break;
-    case LOSS_BCE_LOGITS: bce_logits_forward_f32(out, x, y, n); break;
+/* The kernel of each loss, for one compute dtype. */
+#define POINTWISE_KERNELS(real, suffix)                                                        \
+    static void pointwise_forward_##suffix(pointwise_loss loss, real *out, const real *x,     \
+                                           const real *y, int64_t n)                          \
+    {                                                                                          \
+        switch (loss) {                                                                        \
+        case LOSS_MSE: mse_forward_##suffix(out, x, y, n); break;                              \
+        case LOSS_BCE: bce_forward_##suffix(out, x, y, n); break;                              \
+        case LOSS_BCE_LOGITS: bce_logits_forward_##suffix(out, x, y, n); break;                \
+        }                                                                                      \
+    }                                                                                          \
+    static void pointwise_backward_##suffix(pointwise_loss loss, real *dx, real *dy,          \
+                                            loss_upstream_##suffix g, const real *x,          \
+                                            const real *y, int64_t n)                         \
+    {                                                                                          \
+        switch (loss) {                                                                        \
+        case LOSS_MSE: mse_backward_##suffix(dx, dy, g, x, y, n); break;                       \
+        case LOSS_BCE: bce_backward_##suffix(dx, dy, g, x, y, n); break;                       \
+        case LOSS_BCE_LOGITS: bce_logits_backward_##suffix(dx, dy, g, x, y, n); break;         \
+        }                                                                                      \
     }
-}
-
-static void pointwise_forward_f64(pointwise_loss loss, double *out, const double *x,
-                                  const double *y, int64_t n)
-{
-    switch (loss) {
-    case LOSS_MSE: mse_forward_f64(out, x, y, n); break;
-    case LOSS_BCE: bce_forward_f64(out, x, y, n); break;
-    case LOSS_BCE_LOGITS: bce_logits_forward_f64(out, x, y, n); break;
-    }
-}
-
-static void pointwise_backward_f32(pointwise_loss loss, float *dx, float *dy,
-                                   loss_upstream_f32 g, const float *x, const float *y,
-                                   int64_t n)
-{
-    switch (loss) {
-    case LOSS_MSE: mse_backward_f32(dx, dy, g, x, y, n); break;
-    case LOSS_BCE: bce_backward_f32(dx, dy, g, x, y, n); break;
-    case LOSS_BCE_LOGITS: bce_logits_backward_f32(dx, dy, g, x, y, n); break;
-    }
-}
-
-static void pointwise_backward_f64(pointwise_loss loss, double *dx, double *dy,
-                                   loss_upstream_f64 g, const double *x, const double *y,
-                                   int64_t n)
-{
-    switch (loss) {
-    case LOSS_MSE: mse_backward_f64(dx, dy, g, x, y, n); break;
-    case LOSS_BCE: bce_backward_f64(dx, dy, g, x, y, n); break;
-    case LOSS_BCE_LOGITS: bce_logits_backward_f64(dx, dy, g, x, y, n); break;
-    }
-}
+POINTWISE_KERNELS(float, f32)
+POINTWISE_KERNELS(double, f64)
 
 /* A gradient buffer for input `input` if the node needs one, in the compute dtype. */
 static ampc_tensor *gradient_buffer(const char *function, const ampc_node *node, int input,
@@ -191,11 +174,7 @@ static ampc_tensor *pointwise_run(const char *function, pointwise_loss loss,
                              .saved = inputs,
                              .params = &params,
                              .params_size = sizeof params};
-    if (ampc_autograd_record(function, out, &record) != AMPC_OK) {
-        ampc_tensor_free(out);
-        return NULL;
-    }
-    return out;
+    return reduce_record_result(function, out, &record);
 }
 
 ampc_tensor *ampc_mse_loss(const ampc_tensor *input, const ampc_tensor *target,

@@ -120,11 +120,7 @@ static ampc_tensor *reduce_forward(const char *function, const reduce_params *pa
                              .saved = saves ? saved : NULL,
                              .params = params,
                              .params_size = sizeof *params};
-    if (ampc_autograd_record(function, out, &record) != AMPC_OK) {
-        ampc_tensor_free(out);
-        return NULL;
-    }
-    return out;
+    return reduce_record_result(function, out, &record);
 }
 
 /* dx in layout order for one op, all tensors in the compute dtype. */

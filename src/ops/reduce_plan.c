@@ -1,4 +1,5 @@
-/* The reduction plan: dims validation and the (outer, size, inner) layout (reduce_plan.h). */
+/* The reduction plan: dims validation and the (outer, size, inner) layout, plus the kernel
+ * call and recording step the family shares (reduce_plan.h). */
 #include "ops/reduce_plan.h"
 
 #include "core/error.h"
@@ -141,4 +142,13 @@ ampc_status reduce_run(const char *function, reduce_kind kind, ampc_tensor *out,
                    scratch);
     ampc_tensor_free(workspace);
     return AMPC_OK;
+}
+
+ampc_tensor *reduce_record_result(const char *function, ampc_tensor *output,
+                                  const ampc_op_record *record)
+{
+    if (!output) return NULL;
+    if (ampc_autograd_record(function, output, record) == AMPC_OK) return output;
+    ampc_tensor_free(output);
+    return NULL;
 }

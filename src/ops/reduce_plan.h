@@ -4,7 +4,9 @@
  * When the reduced dims are adjacent (ignoring dims of size 1) the input's own contiguous
  * order already is (outer, size, inner). Otherwise the input is permuted so the kept dims
  * come first and the reduced dims last, and copied once: then inner = 1. The same plan maps a
- * gradient computed in that layout back to the input's shape. */
+ * gradient computed in that layout back to the input's shape. The reduction kernel call and
+ * the recording step that every op of the family (reductions, softmax, losses) ends with
+ * live here too. */
 #ifndef AMPC_OPS_REDUCE_PLAN_H
 #define AMPC_OPS_REDUCE_PLAN_H
 
@@ -13,6 +15,7 @@
 
 #include <ampc/tensor.h>
 
+#include "autograd/record.h"
 #include "kernels/reduce.h"
 
 typedef struct reduce_plan {
@@ -52,5 +55,10 @@ ampc_tensor *reduce_plan_unlayout(const char *function, const reduce_plan *plan,
 ampc_status reduce_run(const char *function, reduce_kind kind, ampc_tensor *out,
                        const ampc_tensor *x, const ampc_tensor *center, int64_t outer,
                        int64_t size, int64_t inner);
+
+/* ampc_autograd_record for a family op's new output: returns output, or frees it and
+ * returns NULL when recording fails (out of memory). NULL output propagates. */
+ampc_tensor *reduce_record_result(const char *function, ampc_tensor *output,
+                                  const ampc_op_record *record);
 
 #endif

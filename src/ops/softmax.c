@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "kernels/reduce.h"
 #include "ops/op_support.h"
+#include "ops/reduce_plan.h"
 #include "tensor/tensor_internal.h"
 
 typedef struct softmax_params {
@@ -73,11 +74,7 @@ static ampc_tensor *softmax_run(const char *function, const ampc_tensor *a, int 
                              .saved = saved,
                              .params = &params,
                              .params_size = sizeof params};
-    if (ampc_autograd_record(function, out, &record) != AMPC_OK) {
-        ampc_tensor_free(out);
-        return NULL;
-    }
-    return out;
+    return reduce_record_result(function, out, &record);
 }
 
 ampc_tensor *ampc_softmax(const ampc_tensor *a, int dim)
