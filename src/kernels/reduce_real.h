@@ -158,8 +158,9 @@ void R(reduce_max_backward)(REAL *dx, const REAL *dout, const REAL *x, const REA
 
 /* --- softmax ------------------------------------------------------------------------------- */
 
-/* One softmax row of `classes` elements `stride` apart. Subtracting the max keeps exp <= 1. */
-static void R(softmax_row)(REAL *y, const REAL *x, int64_t classes, int64_t stride,
+/* One softmax row of `classes` elements `stride` apart. Subtracting the max keeps exp <= 1.
+ * Inlined into each caller, so the contiguous case (stride 1) compiles to its own loops. */
+static inline __attribute__((always_inline)) void R(softmax_row)(REAL *y, const REAL *x, int64_t classes, int64_t stride,
                            bool log_space)
 {
     REAL m = x[0];
@@ -185,6 +186,12 @@ void R(softmax_forward)(REAL *y, const REAL *x, int64_t outer, int64_t classes, 
     if (classes == 0) return;
     int64_t rows = outer * inner;
     int threads = reduce_threads(rows * classes * 8);
+    if (inner == 1) { /* the last dim of a contiguous tensor: contiguous rows */
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+        for (int64_t row = 0; row < rows; row++)
+            R(softmax_row)(y + row * classes, x + row * classes, classes, 1, log_space);
+        return;
+    }
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t row = 0; row < rows; row++) {
         int64_t base = row / inner * classes * inner + row % inner;
@@ -217,6 +224,21 @@ void R(softmax_backward)(REAL *dx, const REAL *dy, const REAL *y, int64_t outer,
 
 /* --- class-index losses -------------------------------------------------------------------- */
 
+/* One sample's loss and log-sum-exp from its `classes` logits `stride` apart; inlined so
+ * that logits (N, C) (stride 1) get contiguous loops. */
+static inline __attribute__((always_inline)) REAL R(cross_entropy_row)(
+    REAL *lse, const REAL *row, int64_t classes, int64_t stride, int64_t target, REAL smoothing)
+{
+    REAL m = row[0];
+    for (int64_t c = 1; c < classes; c++) m = R(max_nan)(m, row[c * stride]);
+    REAL sum = 0, total = 0;
+    for (int64_t c = 0; c < classes; c++) sum += EXP(row[c * stride] - m);
+    if (smoothing != 0)
+        for (int64_t c = 0; c < classes; c++) total += row[c * stride];
+    *lse = m + LOG(sum);
+    return *lse - (1 - smoothing) * row[target * stride] - smoothing / (REAL)classes * total;
+}
+
 void R(cross_entropy_forward)(REAL *loss, REAL *lse, const REAL *x, const int64_t *target,
                               int64_t n, int64_t classes, int64_t inner, int64_t ignore_index,
                               REAL smoothing)
@@ -225,21 +247,26 @@ void R(cross_entropy_forward)(REAL *loss, REAL *lse, const REAL *x, const int64_
     int threads = reduce_threads(samples * classes * 8);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t k = 0; k < samples; k++) {
-        if (target[k] == ignore_index) {
+        if (target[k] == ignore_index)
             loss[k] = lse[k] = 0;
-            continue;
-        }
-        const REAL *row = x + k / inner * classes * inner + k % inner;
-        REAL m = row[0];
-        for (int64_t c = 1; c < classes; c++) m = R(max_nan)(m, row[c * inner]);
-        REAL sum = 0, total = 0;
-        for (int64_t c = 0; c < classes; c++) sum += EXP(row[c * inner] - m);
-        if (smoothing != 0)
-            for (int64_t c = 0; c < classes; c++) total += row[c * inner];
-        lse[k] = m + LOG(sum);
-        loss[k] = lse[k] - (1 - smoothing) * row[target[k] * inner];
-        if (smoothing != 0) loss[k] -= smoothing / (REAL)classes * total;
+        else if (inner == 1)
+            loss[k] = R(cross_entropy_row)(lse + k, x + k * classes, classes, 1, target[k],
+                                           smoothing);
+        else
+            loss[k] = R(cross_entropy_row)(lse + k, x + k / inner * classes * inner + k % inner,
+                                           classes, inner, target[k], smoothing);
     }
+}
+
+/* One sample's gradient: scale * (softmax - smoothing / C - (1 - smoothing) [c == target]). */
+static inline __attribute__((always_inline)) void R(cross_entropy_row_backward)(
+    REAL *d, const REAL *row, REAL lse, REAL scale, int64_t classes, int64_t stride,
+    int64_t target, REAL smoothing)
+{
+    REAL uniform = smoothing / (REAL)classes;
+    for (int64_t c = 0; c < classes; c++)
+        d[c * stride] = scale * (EXP(row[c * stride] - lse) - uniform);
+    d[target * stride] -= scale * (1 - smoothing);
 }
 
 void R(cross_entropy_backward)(REAL *dx, R(loss_upstream) g, const REAL *x, const REAL *lse,
@@ -247,7 +274,6 @@ void R(cross_entropy_backward)(REAL *dx, R(loss_upstream) g, const REAL *x, cons
                                int64_t inner, int64_t ignore_index, REAL smoothing)
 {
     int64_t samples = n * inner;
-    REAL uniform = smoothing / (REAL)classes;
     int threads = reduce_threads(samples * classes * 8);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t k = 0; k < samples; k++) {
@@ -257,11 +283,12 @@ void R(cross_entropy_backward)(REAL *dx, R(loss_upstream) g, const REAL *x, cons
             continue;
         }
         REAL scale = g.data[k * g.stride] * g.scale;
-        for (int64_t c = 0; c < classes; c++) {
-            REAL p = EXP(x[base + c * inner] - lse[k]);
-            REAL hit = c == target[k] ? 1 - smoothing : 0;
-            dx[base + c * inner] = scale * (p - uniform - hit);
-        }
+        if (inner == 1)
+            R(cross_entropy_row_backward)(dx + base, x + base, lse[k], scale, classes, 1,
+                                          target[k], smoothing);
+        else
+            R(cross_entropy_row_backward)(dx + base, x + base, lse[k], scale, classes, inner,
+                                          target[k], smoothing);
     }
 }
 
