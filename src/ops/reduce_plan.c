@@ -6,6 +6,18 @@
 #include "ops/op_support.h"
 #include "tensor/tensor_internal.h"
 
+ampc_status reduce_wrap_dim(const char *function, const char *argument, int dim, int ndim,
+                            int *wrapped)
+{
+    if (ndim > 0) return ampc_wrap_dim(function, argument, dim, ndim, wrapped);
+    if (dim == 0 || dim == -1) {
+        *wrapped = 0;
+        return AMPC_OK;
+    }
+    return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
+                     "%s is %d; expected 0 or -1 (the tensor has 0 dims)", argument, dim);
+}
+
 static ampc_status mark_dims(const char *function, int ndim, int num_dims, const int *dims,
                              bool *reduced)
 {
@@ -19,11 +31,11 @@ static ampc_status mark_dims(const char *function, int ndim, int num_dims, const
     for (int d = 0; d < ndim; d++) reduced[d] = num_dims == 0;
     for (int k = 0; k < num_dims; k++) {
         int dim;
-        if (ampc_wrap_dim(function, "dims entry", dims[k], dims_allowed, &dim) != AMPC_OK)
+        if (reduce_wrap_dim(function, "dims entry", dims[k], ndim, &dim) != AMPC_OK)
             return ampc_error_status();
         for (int j = 0; j < k; j++) {
             int earlier;
-            ampc_wrap_dim(function, "dims entry", dims[j], dims_allowed, &earlier);
+            reduce_wrap_dim(function, "dims entry", dims[j], ndim, &earlier);
             if (earlier == dim)
                 return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
                                  "dims[%d] = %d and dims[%d] = %d are the same dim %d; "

@@ -30,6 +30,10 @@ typedef struct reduce_plan {
     int64_t layout_shape[AMPC_MAX_DIMS]; /* the input's shape in layout order (ndim dims) */
 } reduce_plan;
 
+/* Wraps a dim of a tensor with ndim dims; a 0-d tensor takes 0 or -1 (as in PyTorch). */
+ampc_status reduce_wrap_dim(const char *function, const char *argument, int dim, int ndim,
+                            int *wrapped);
+
 /* Validates dims (num_dims 0: all dims; negatives count from the end; no repeats; a 0-d
  * input takes dim 0 or -1, as PyTorch) and fills the plan. */
 ampc_status reduce_plan_make(const char *function, const ampc_tensor *input, int num_dims,

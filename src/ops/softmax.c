@@ -44,8 +44,7 @@ static ampc_tensor *softmax_run(const char *function, const ampc_tensor *a, int 
 {
     if (ampc_check_float_tensor(function, "a", a) != AMPC_OK) return NULL;
     int wrapped;
-    /* A 0-d tensor takes dim 0 or -1, as if it had one dim of size 1. */
-    if (ampc_wrap_dim(function, "dim", dim, a->ndim > 0 ? a->ndim : 1, &wrapped) != AMPC_OK)
+    if (reduce_wrap_dim(function, "dim", dim, a->ndim, &wrapped) != AMPC_OK)
         return NULL;
     softmax_params params = {.outer = 1, .classes = 1, .inner = 1, .log_space = log_space};
     for (int d = 0; d < a->ndim; d++) {

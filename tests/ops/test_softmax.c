@@ -143,6 +143,10 @@ static void test_invalid_arguments_fail_with_a_message(void **state)
     expect_error(AMPC_ERR_INVALID_ARGUMENT, "dim is 2; expected a dim from -2 to 1");
     assert_null(ampc_log_softmax(x, -3));
     expect_error(AMPC_ERR_INVALID_ARGUMENT, "dim is -3");
+    ampc_tensor *scalar = ampc_tensor_zeros(AMPC_F64, 0, NULL);
+    assert_null(ampc_softmax(scalar, 1));
+    expect_error(AMPC_ERR_INVALID_ARGUMENT, "dim is 1; expected 0 or -1");
+    ampc_tensor_free(scalar);
     ampc_tensor_free(indices);
     ampc_tensor_free(x);
 }
