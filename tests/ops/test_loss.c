@@ -196,6 +196,30 @@ static void test_cross_entropy_on_f16_logits_stays_accurate(void **state)
     for (size_t k = 0; k < sizeof tensors / sizeof *tensors; k++) ampc_tensor_free(tensors[k]);
 }
 
+/* Per-sample losses are summed over fixed chunks: the same bits for any thread count. */
+static void test_cross_entropy_does_not_depend_on_the_thread_count(void **state)
+{
+    (void)state;
+    int previous = ampc_num_threads();
+    int64_t n = 2048, classes = 50;
+    ampc_tensor *wide = gradcheck_uniform(28, 2, (int64_t[]){n, classes}, -4, 4, false);
+    ampc_tensor *logits = ampc_tensor_cast(wide, AMPC_F32);
+    ampc_tensor *target = ampc_tensor_zeros(AMPC_I64, 1, &n);
+    for (int64_t i = 0; i < n; i++) ((int64_t *)ampc_tensor_data(target))[i] = i % classes;
+    float results[2];
+    for (int run = 0; run < 2; run++) {
+        assert_int_equal(ampc_set_num_threads(run == 0 ? 1 : 3), AMPC_OK);
+        ampc_tensor *loss = ampc_cross_entropy(logits, target, NULL);
+        results[run] = *(const float *)ampc_tensor_data(loss);
+        ampc_tensor_free(loss);
+    }
+    assert_int_equal(ampc_set_num_threads(previous), AMPC_OK);
+    assert_memory_equal(&results[0], &results[1], sizeof results[0]);
+    ampc_tensor_free(target);
+    ampc_tensor_free(logits);
+    ampc_tensor_free(wide);
+}
+
 static void test_mean_over_only_ignored_targets_is_nan(void **state)
 {
     (void)state;
@@ -404,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_cross_entropy_gradchecks_spatial_unbatched_and_strided_logits),
         cmocka_unit_test(test_cross_entropy_matches_the_float64_formula),
         cmocka_unit_test(test_cross_entropy_on_f16_logits_stays_accurate),
+        cmocka_unit_test(test_cross_entropy_does_not_depend_on_the_thread_count),
         cmocka_unit_test(test_mean_over_only_ignored_targets_is_nan),
         cmocka_unit_test(test_nll_loss_gradchecks_and_picks_the_target_log_probability),
         cmocka_unit_test(test_class_loss_errors_name_the_problem),
