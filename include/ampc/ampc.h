@@ -9,6 +9,8 @@
 #include <ampc/export.h>
 #include <ampc/gemm.h>
 #include <ampc/memory.h>
+#include <ampc/ops_loss.h>
+#include <ampc/ops_reduce.h>
 #include <ampc/random.h>
 #include <ampc/tensor.h>
 
