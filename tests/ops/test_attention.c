@@ -224,6 +224,44 @@ static void test_softmax_rows_match_a_serial_chain_bit_for_bit(void **state)
                      expected[index]);
 }
 
+/* The whole op, forward and backward, at a size where every loop is threaded: the same bits on
+ * 1 and 3 threads. */
+static void test_attention_gives_the_same_bits_on_1_and_3_threads(void **state)
+{
+    (void)state;
+    int previous = ampc_num_threads();
+    attention_inputs inputs = make_inputs(1, (int64_t[]){4}, 128, 80, 16, 8);
+    ampc_tensor *tensors[] = {inputs.q, inputs.k, inputs.v};
+    ampc_tensor *results[2][4] = {{0}};
+    for (int run = 0; run < 2; run++) {
+        assert_int_equal(ampc_set_num_threads(run == 0 ? 1 : 3), AMPC_OK);
+        ampc_tensor *low[3];
+        for (int which = 0; which < 3; which++) {
+            low[which] = ampc_tensor_cast(tensors[which], AMPC_BF16);
+            assert_int_equal(ampc_tensor_set_requires_grad(low[which], true), AMPC_OK);
+        }
+        results[run][0] = ampc_scaled_dot_product_attention(low[0], low[1], low[2], true, 0);
+        ampc_tensor *upstream = ampc_tensor_cast(results[run][0], AMPC_F32);
+        assert_int_equal(ampc_backward(results[run][0], upstream, false), AMPC_OK);
+        for (int which = 0; which < 3; which++) {
+            results[run][which + 1] = ampc_tensor_clone(ampc_tensor_grad(low[which]));
+            ampc_tensor_free(low[which]);
+        }
+        ampc_tensor_free(upstream);
+    }
+    assert_int_equal(ampc_set_num_threads(previous), AMPC_OK);
+    for (int which = 0; which < 4; which++) {
+        assert_int_equal(ampc_tensor_nbytes(results[0][which]),
+                         ampc_tensor_nbytes(results[1][which]));
+        assert_memory_equal(ampc_tensor_data(results[0][which]),
+                            ampc_tensor_data(results[1][which]),
+                            ampc_tensor_nbytes(results[0][which]));
+        ampc_tensor_free(results[0][which]);
+        ampc_tensor_free(results[1][which]);
+    }
+    free_inputs(&inputs);
+}
+
 static void test_attention_errors_name_the_shapes(void **state)
 {
     (void)state;
@@ -259,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_attention_forward_matches_a_float64_reference),
         cmocka_unit_test(test_attention_edge_sizes),
         cmocka_unit_test(test_softmax_rows_match_a_serial_chain_bit_for_bit),
+        cmocka_unit_test(test_attention_gives_the_same_bits_on_1_and_3_threads),
         cmocka_unit_test(test_attention_errors_name_the_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -337,6 +337,53 @@ static void test_steps_in_an_arena_keep_memory_flat(void **state)
     ampc_tensor_free(x);
 }
 
+/* Broadcast matmul (a sum over batch entries in its backward) and linear (threaded bias sums),
+ * forward and backward, give the same bits on 1 and 3 threads. */
+static void test_the_same_bits_on_1_and_3_threads(void **state)
+{
+    (void)state;
+    enum { RESULTS = 6 };
+    int previous = ampc_num_threads();
+    ampc_tensor *leaves64[] = {
+        gradcheck_uniform(51, 3, (int64_t[]){1, 40, 30}, -1, 1, false),  /* a, broadcast */
+        gradcheck_uniform(52, 3, (int64_t[]){6, 30, 200}, -1, 1, false), /* b */
+        gradcheck_uniform(53, 2, (int64_t[]){30, 200}, -1, 1, false),    /* weight */
+        gradcheck_uniform(54, 1, (int64_t[]){30}, -1, 1, false)};        /* bias */
+    const ampc_dtype dtypes[] = {AMPC_F16, AMPC_F16, AMPC_BF16, AMPC_F32};
+    ampc_tensor *results[2][RESULTS] = {{0}};
+    for (int run = 0; run < 2; run++) {
+        assert_int_equal(ampc_set_num_threads(run == 0 ? 1 : 3), AMPC_OK);
+        ampc_tensor *leaves[4];
+        for (int which = 0; which < 4; which++) {
+            leaves[which] = ampc_tensor_cast(leaves64[which], dtypes[which]);
+            assert_int_equal(ampc_tensor_set_requires_grad(leaves[which], true), AMPC_OK);
+        }
+        ampc_tensor *c = ampc_matmul(leaves[0], leaves[1]); /* (6, 40, 200) */
+        ampc_tensor *y = ampc_linear(c, leaves[2], leaves[3]);
+        assert_non_null(y);
+        ampc_tensor *upstream = ampc_tensor_cast(y, AMPC_F32);
+        assert_int_equal(ampc_backward(y, upstream, false), AMPC_OK);
+        results[run][0] = ampc_tensor_clone(y);
+        results[run][1] = ampc_tensor_clone(c);
+        for (int which = 0; which < 4; which++) {
+            results[run][which + 2] = ampc_tensor_clone(ampc_tensor_grad(leaves[which]));
+            ampc_tensor_free(leaves[which]);
+        }
+        ampc_tensor_free(upstream);
+        ampc_tensor_free(y);
+        ampc_tensor_free(c);
+    }
+    assert_int_equal(ampc_set_num_threads(previous), AMPC_OK);
+    for (int which = 0; which < RESULTS; which++) {
+        assert_memory_equal(ampc_tensor_data(results[0][which]),
+                            ampc_tensor_data(results[1][which]),
+                            ampc_tensor_nbytes(results[0][which]));
+        ampc_tensor_free(results[0][which]);
+        ampc_tensor_free(results[1][which]);
+    }
+    for (int which = 0; which < 4; which++) ampc_tensor_free(leaves64[which]);
+}
+
 static void test_errors_name_both_shapes(void **state)
 {
     (void)state;
@@ -395,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_linear_matches_float64_loops),
         cmocka_unit_test(test_bias_gradient_is_a_serial_fp32_column_sum),
         cmocka_unit_test(test_steps_in_an_arena_keep_memory_flat),
+        cmocka_unit_test(test_the_same_bits_on_1_and_3_threads),
         cmocka_unit_test(test_errors_name_both_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
