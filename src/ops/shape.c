@@ -134,8 +134,8 @@ ampc_tensor *ampc_permute(const ampc_tensor *a, const int *dims)
     if (!a) return ampc_null_tensor(__func__, "a");
     ampc_tensor *out = ampc_tensor_permute(a, dims);
     permute_params params = {{0}};
-    /* The view's strides say which input dim each result dim came from only when the sizes
-     * repeat ambiguously, so keep the wrapped permutation itself. */
+    /* The backward inverts the permutation itself (the view's strides cannot tell apart dims
+     * of size 1 or of equal strides), wrapped to 0..ndim-1. */
     for (int dim = 0; out && dim < a->ndim; dim++)
         params.dims[dim] = dims[dim] < 0 ? dims[dim] + a->ndim : dims[dim];
     return record_unary(__func__, "ampc_tensor_permute", out, a, "permute", permute_backward,
