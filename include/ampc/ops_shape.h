@@ -36,9 +36,8 @@ AMPC_API ampc_tensor *ampc_view(const ampc_tensor *a, int ndim, const int64_t *s
 AMPC_API ampc_tensor *ampc_flatten(const ampc_tensor *a, int start_dim, int end_dim);
 /* torch.permute: dims is a permutation of 0..ndim-1; result dim i is a's dim dims[i]. View. */
 AMPC_API ampc_tensor *ampc_permute(const ampc_tensor *a, const int *dims);
-/* torch.transpose (torch.swapdims): dims dim0 and dim1 swapped. View. Not named
- * ampc_transpose: that is gemm.h's operand-transpose enum. */
-AMPC_API ampc_tensor *ampc_transpose_dims(const ampc_tensor *a, int dim0, int dim1);
+/* torch.transpose (torch.swapdims): dims dim0 and dim1 swapped. View. */
+AMPC_API ampc_tensor *ampc_transpose(const ampc_tensor *a, int dim0, int dim1);
 /* torch.narrow: elements start .. start+length-1 of dim (a negative start counts from the
  * end). View. */
 AMPC_API ampc_tensor *ampc_narrow(const ampc_tensor *a, int dim, int64_t start, int64_t length);

@@ -46,8 +46,8 @@ static attention_sizes sizes_of(const ampc_tensor *q, const ampc_tensor *k,
 }
 
 /* alpha op(a) op(b) for each of `batch` contiguous matrices (op(a) is m x k), c not set. */
-static ampc_gemm_desc batched_desc(int64_t batch, ampc_transpose transpose_a,
-                                   ampc_transpose transpose_b, int64_t m, int64_t n, int64_t k,
+static ampc_gemm_desc batched_desc(int64_t batch, ampc_gemm_transpose transpose_a,
+                                   ampc_gemm_transpose transpose_b, int64_t m, int64_t n, int64_t k,
                                    double alpha, const ampc_tensor *a, const ampc_tensor *b)
 {
     int64_t a_columns = transpose_a == AMPC_TRANSPOSE ? m : k;
@@ -109,7 +109,7 @@ static void softmax_backward_rows(ampc_tensor *dscores, const ampc_tensor *proba
 
 /* The gradient of input `input` as op(a) op(b) (m x n per batch entry), in its dtype. */
 static ampc_tensor *input_gradient(const ampc_node *node, int input, const attention_sizes *sizes,
-                                   ampc_transpose transpose_a, int64_t m, int64_t n, int64_t k,
+                                   ampc_gemm_transpose transpose_a, int64_t m, int64_t n, int64_t k,
                                    const ampc_tensor *a, const ampc_tensor *b)
 {
     ampc_gemm_desc desc =

@@ -142,7 +142,7 @@ ampc_tensor *ampc_permute(const ampc_tensor *a, const int *dims)
                         &params, sizeof params);
 }
 
-ampc_tensor *ampc_transpose_dims(const ampc_tensor *a, int dim0, int dim1)
+ampc_tensor *ampc_transpose(const ampc_tensor *a, int dim0, int dim1)
 {
     if (!a) return ampc_null_tensor(__func__, "a");
     ampc_tensor *out = ampc_tensor_transpose(a, dim0, dim1);

@@ -319,7 +319,7 @@ static void test_steps_in_an_arena_keep_memory_flat(void **state)
         assert_int_equal(ampc_split(qkv, 8, -1, parts, 3, &count), AMPC_OK);
         ampc_tensor *attended = ampc_scaled_dot_product_attention(parts[0], parts[1], parts[2],
                                                                   true, 0);
-        ampc_tensor *scores = ampc_matmul(attended, ampc_transpose_dims(parts[2], -1, -2));
+        ampc_tensor *scores = ampc_matmul(attended, ampc_transpose(parts[2], -1, -2));
         assert_non_null(scores);
         ampc_tensor *flat = ampc_reshape(scores, 1, (int64_t[]){-1});
         ampc_tensor *upstream = ampc_tensor_ones(AMPC_F64, 1, (int64_t[]){32});

@@ -82,7 +82,7 @@ static ampc_tensor *permute_op(ampc_tensor *const *inputs, const void *context)
 static ampc_tensor *transpose_op(ampc_tensor *const *inputs, const void *context)
 {
     const dims_context *c = context;
-    return ampc_transpose_dims(inputs[0], c->dims[0], c->dims[1]);
+    return ampc_transpose(inputs[0], c->dims[0], c->dims[1]);
 }
 
 static ampc_tensor *narrow_op(ampc_tensor *const *inputs, const void *context)
@@ -326,7 +326,7 @@ static void test_views_share_storage_and_name_their_grad_fn(void **state)
 {
     (void)state;
     ampc_tensor *x = gradcheck_uniform(9, 2, (int64_t[]){3, 4}, -1, 1, true);
-    ampc_tensor *t = ampc_transpose_dims(x, 0, 1);
+    ampc_tensor *t = ampc_transpose(x, 0, 1);
     assert_ptr_equal(ampc_tensor_data(t), ampc_tensor_data(x));
     assert_string_equal(ampc_tensor_grad_fn_name(t), "transpose");
     ampc_tensor *r = ampc_reshape(t, 1, (int64_t[]){-1}); /* no view: a copy */
@@ -353,8 +353,8 @@ static void test_errors_name_the_op_and_the_argument(void **state)
     expect_error(AMPC_ERR_INVALID_ARGUMENT, "ampc_reshape: shape [5, -1] cannot hold");
     assert_null(ampc_permute(x, (int[]){0, 0}));
     expect_error(AMPC_ERR_INVALID_ARGUMENT, "ampc_permute: dims[1] is 0");
-    assert_null(ampc_transpose_dims(x, 0, 2));
-    expect_error(AMPC_ERR_INVALID_ARGUMENT, "ampc_transpose_dims: dim1 is 2");
+    assert_null(ampc_transpose(x, 0, 2));
+    expect_error(AMPC_ERR_INVALID_ARGUMENT, "ampc_transpose: dim1 is 2");
     assert_null(ampc_narrow(x, 1, 2, 3));
     expect_error(AMPC_ERR_INVALID_ARGUMENT, "ampc_narrow: length is 3");
     assert_null(ampc_flatten(x, 1, 0));
