@@ -277,7 +277,7 @@ static ampc_tensor *run_forward(const char *function, const conv_params *p, ampc
     ampc_dtype compute = ampc_compute_dtype(dtype);
     ampc_tensor *x = ampc_contiguous_as(function, input, dtype);
     ampc_tensor *w = ampc_contiguous_as(function, weight, dtype);
-    ampc_tensor *b = bias ? ampc_to_compute(function, bias) : NULL;
+    ampc_tensor *b = bias ? ampc_contiguous_as(function, bias, compute) : NULL;
     /* The transposed forward scatters (col2im) into a zeroed result. */
     ampc_tensor *out = ampc_conv_compute_zeros(function, compute, dtype, ndim, out_shape);
     ampc_status status = x && w && out && (b || !bias) ? AMPC_OK : ampc_error_status();

@@ -420,6 +420,41 @@ static void test_mixed_dtypes_promote(void **state)
     free_inputs(inputs, count);
 }
 
+/* An F32 bias (or weight) with F64 tensors promotes to F64: the narrower operand is widened
+ * before it meets the F64 compute buffers, and the result matches the loops. */
+static void test_f64_with_f32_operands_promotes_to_f64(void **state)
+{
+    (void)state;
+    for (int which = 1; which < 3; which++) {
+        conv_spec s = grid_case(1, which == 2);
+        ampc_tensor *inputs[3];
+        int count = make_inputs(&s, 960 + (uint64_t)which, inputs);
+        ampc_tensor *narrow = ampc_tensor_cast(inputs[which], AMPC_F32);
+        assert_int_equal(ampc_tensor_set_requires_grad(narrow, true), AMPC_OK);
+        ampc_tensor *mixed[3] = {inputs[0], inputs[1], inputs[2]};
+        mixed[which] = narrow;
+        ampc_tensor *out = conv_op(mixed, &s);
+        assert_non_null(out);
+        assert_int_equal(ampc_tensor_dtype(out), AMPC_F64);
+        ampc_tensor *expected = reference(&s, mixed[0], mixed[1], mixed[2]);
+        assert_close(out, expected, 1e-12, "mixed F64/F32");
+        /* the F32 operand's gradient is the F64 one, rounded */
+        ampc_tensor *ones = ampc_tensor_ones(AMPC_F64, 4, ampc_tensor_shape(out));
+        assert_int_equal(ampc_backward(out, ones, false), AMPC_OK);
+        ampc_tensor *out64 = conv_op(inputs, &s);
+        assert_int_equal(ampc_backward(out64, ones, false), AMPC_OK);
+        assert_int_equal(ampc_tensor_dtype(ampc_tensor_grad(narrow)), AMPC_F32);
+        assert_close(ampc_tensor_grad(narrow), ampc_tensor_grad(inputs[which]), 1e-6,
+                     "mixed F64/F32 gradient");
+        ampc_tensor_free(out64);
+        ampc_tensor_free(ones);
+        ampc_tensor_free(expected);
+        ampc_tensor_free(out);
+        ampc_tensor_free(narrow);
+        free_inputs(inputs, count);
+    }
+}
+
 /* Images large enough that the 16 MiB chunk buffer holds two (6 MB of F32 cols each), so a
  * batch of 3 runs as chunks of 2 and 1: forward against the loops, and the weight gradient
  * (summed within and across chunks) against sum(dout . cols). */
@@ -696,6 +731,7 @@ int main(void)
         cmocka_unit_test(test_empty_batch_gives_empty_output),
         cmocka_unit_test(test_conv_dtypes_against_float64),
         cmocka_unit_test(test_mixed_dtypes_promote),
+        cmocka_unit_test(test_f64_with_f32_operands_promotes_to_f64),
         cmocka_unit_test(test_large_batch_runs_in_chunks),
         cmocka_unit_test(test_transpose_is_the_adjoint_of_conv),
         cmocka_unit_test(test_conv_in_an_arena_matches_the_heap),
