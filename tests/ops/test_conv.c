@@ -455,6 +455,63 @@ static void test_f64_with_f32_operands_promotes_to_f64(void **state)
     }
 }
 
+/* Forward and all three gradients of one conv, as F64 copies (the thread-count test). */
+static void conv_step(const conv_spec *s, ampc_tensor *const *inputs, ampc_tensor **results)
+{
+    ampc_tensor *out = conv_op(inputs, s);
+    assert_non_null(out);
+    ampc_tensor *v = gradcheck_uniform(77, 4, ampc_tensor_shape(out), -1, 1, false);
+    assert_int_equal(ampc_backward(out, v, false), AMPC_OK);
+    results[0] = ampc_tensor_cast(out, AMPC_F64);
+    for (int i = 0; i < 3; i++) {
+        results[1 + i] = ampc_tensor_cast(ampc_tensor_grad(inputs[i]), AMPC_F64);
+        assert_int_equal(ampc_tensor_zero_grad(inputs[i], true), AMPC_OK);
+    }
+    ampc_tensor_free(v);
+    ampc_tensor_free(out);
+}
+
+/* Sizes where im2col, col2im and the bias loops split over threads: the same bits on 1 and
+ * 3 threads, for each op and dtype. */
+static void test_results_do_not_depend_on_the_thread_count(void **state)
+{
+    (void)state;
+    int threads = ampc_num_threads();
+    const ampc_dtype dtypes[] = {AMPC_F32, AMPC_F16};
+    for (int transposed = 0; transposed < 2; transposed++)
+        for (int d = 0; d < 2; d++) {
+            conv_spec s = {.batch = 2,
+                           .in_channels = 8,
+                           .h = 40,
+                           .w = 36,
+                           .out_channels = 16,
+                           .kh = 3,
+                           .kw = 3,
+                           .options = ampc_conv2d_defaults(),
+                           .bias = true,
+                           .transposed = transposed};
+            s.options.padding[0] = 1;
+            ampc_tensor *inputs[3], *typed[3], *one[4], *three[4];
+            int count = make_inputs(&s, 1300, inputs);
+            for (int i = 0; i < count; i++) {
+                typed[i] = ampc_tensor_cast(inputs[i], dtypes[d]);
+                assert_int_equal(ampc_tensor_set_requires_grad(typed[i], true), AMPC_OK);
+            }
+            assert_int_equal(ampc_set_num_threads(1), AMPC_OK);
+            conv_step(&s, typed, one);
+            assert_int_equal(ampc_set_num_threads(3), AMPC_OK);
+            conv_step(&s, typed, three);
+            assert_int_equal(ampc_set_num_threads(threads), AMPC_OK);
+            for (int i = 0; i < 4; i++) {
+                assert_close(three[i], one[i], 0, "1 and 3 threads");
+                ampc_tensor_free(one[i]);
+                ampc_tensor_free(three[i]);
+            }
+            free_inputs(typed, count);
+            free_inputs(inputs, count);
+        }
+}
+
 /* Images large enough that the 16 MiB chunk buffer holds two (6 MB of F32 cols each), so a
  * batch of 3 runs as chunks of 2 and 1: forward against the loops, and the weight gradient
  * (summed within and across chunks) against sum(dout . cols). */
@@ -733,6 +790,7 @@ int main(void)
         cmocka_unit_test(test_mixed_dtypes_promote),
         cmocka_unit_test(test_f64_with_f32_operands_promotes_to_f64),
         cmocka_unit_test(test_large_batch_runs_in_chunks),
+        cmocka_unit_test(test_results_do_not_depend_on_the_thread_count),
         cmocka_unit_test(test_transpose_is_the_adjoint_of_conv),
         cmocka_unit_test(test_conv_in_an_arena_matches_the_heap),
         cmocka_unit_test(test_conv_refusals_name_the_problem),

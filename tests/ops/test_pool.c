@@ -299,6 +299,46 @@ static void test_pools_dtypes_against_float64(void **state)
     }
 }
 
+/* Enough planes that the pools split them over threads: the same bits on 1 and 3 threads. */
+static void test_pools_do_not_depend_on_the_thread_count(void **state)
+{
+    (void)state;
+    int threads = ampc_num_threads();
+    const int64_t shape[4] = {2, 8, 48, 46};
+    pool_spec specs[] = {
+        window_case(MAX, 7), window_case(AVG, 6), {.kind = ADAPTIVE, .out_h = 13, .out_w = 9}};
+    for (int k = 0; k < 3; k++) {
+        ampc_tensor *x64 = gradcheck_uniform(700, 4, shape, -1, 1, false);
+        ampc_tensor *x = ampc_tensor_cast(x64, AMPC_F32);
+        assert_int_equal(ampc_tensor_set_requires_grad(x, true), AMPC_OK);
+        ampc_tensor *results[2][2];
+        for (int run = 0; run < 2; run++) {
+            assert_int_equal(ampc_set_num_threads(run == 0 ? 1 : 3), AMPC_OK);
+            ampc_tensor *y = pool_op(&x, &specs[k]);
+            assert_non_null(y);
+            ampc_tensor *v = ampc_tensor_full(AMPC_F32, 4, ampc_tensor_shape(y), 0.25);
+            assert_int_equal(ampc_backward(y, v, false), AMPC_OK);
+            results[run][0] = ampc_tensor_clone(y);
+            results[run][1] = ampc_tensor_clone(ampc_tensor_grad(x));
+            assert_int_equal(ampc_tensor_zero_grad(x, true), AMPC_OK);
+            ampc_tensor_free(v);
+            ampc_tensor_free(y);
+        }
+        assert_int_equal(ampc_set_num_threads(threads), AMPC_OK);
+        for (int r = 0; r < 2; r++) {
+            int64_t n = ampc_tensor_numel(results[0][r]);
+            for (int64_t i = 0; i < n; i++)
+                if (value_at_position(results[0][r], i) != value_at_position(results[1][r], i))
+                    fail_msg("pool %d, %s element %lld differs between 1 and 3 threads", k,
+                             r ? "gradient" : "output", (long long)i);
+            ampc_tensor_free(results[0][r]);
+            ampc_tensor_free(results[1][r]);
+        }
+        ampc_tensor_free(x);
+        ampc_tensor_free(x64);
+    }
+}
+
 /* Ties: the gradient goes to the first maximum in row-major order, as PyTorch's CPU kernel. */
 static void test_max_pool_gradient_goes_to_the_first_tie(void **state)
 {
@@ -401,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_pools_gradients),
         cmocka_unit_test(test_pools_edge_sizes),
         cmocka_unit_test(test_pools_dtypes_against_float64),
+        cmocka_unit_test(test_pools_do_not_depend_on_the_thread_count),
         cmocka_unit_test(test_max_pool_gradient_goes_to_the_first_tie),
         cmocka_unit_test(test_max_pool_propagates_nan),
         cmocka_unit_test(test_pool_refusals_name_the_problem),
