@@ -34,8 +34,8 @@ ampc_status ampc_conv_lowered_dimage(const char *function, const ampc_conv_geome
                                      ampc_dtype gemm_dtype, void *dimage, const void *dresult,
                                      const void *weight);
 
-/* dweight (C_out, C_in / groups, kH, kW) += sum over images of dresult cols^T, the images in
- * order, each a GEMM that accumulates into dweight. */
+/* dweight (C_out, C_in / groups, kH, kW) += sum over images of dresult cols^T: one GEMM per
+ * chunk of images (side by side), the chunks accumulating into dweight in order. */
 ampc_status ampc_conv_lowered_dweight(const char *function, const ampc_conv_geometry *g,
                                       ampc_dtype gemm_dtype, void *dweight,
                                       const void *dresult, const void *image);
