@@ -189,6 +189,7 @@ static blas_run plan_run(const ampc_gemm_desc *desc)
 static ampc_status multiply(const ampc_gemm_desc *desc, int threads)
 {
     make_blas_serial();
+    threads = ampc_gemm_threads_for(desc, threads);
     blas_run run = plan_run(desc);
     int64_t tiles = run.batch * run.m_tiles * run.n_tiles;
     if (tiles < threads) threads = (int)tiles;

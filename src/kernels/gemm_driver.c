@@ -24,8 +24,6 @@
 #include "core/memory.h"
 #include "kernels/gemm_kernels.h"
 
-/* Below this many multiply-adds, one thread finishes before the others would wake. */
-#define PARALLEL_MIN_MACS ((int64_t)1 << 18)
 /* Shorter k packs A through the transpose even where the kernel could read it by rows. */
 #define A_ROWS_MIN_K 64
 
@@ -326,17 +324,10 @@ static void run_tiles(const gemm_run *run, char *workspaces, char *b_to_pack, in
     }
 }
 
-static int threads_for(const ampc_gemm_desc *desc, int threads)
-{
-    double macs = (double)desc->m * (double)desc->n * (double)desc->k *
-                  (double)(desc->batch > 1 ? desc->batch : 1);
-    return macs < (double)PARALLEL_MIN_MACS ? 1 : threads;
-}
-
 static ampc_status multiply(const ampc_gemm_desc *desc, const ampc_gemm_kernel *kernel,
                             int threads)
 {
-    threads = threads_for(desc, threads);
+    threads = ampc_gemm_threads_for(desc, threads);
     gemm_run run = plan_run(desc, kernel, threads);
     int64_t tiles = run.batch * run.m_tiles * run.n_tiles;
     if (tiles < threads) threads = (int)tiles;
@@ -374,7 +365,7 @@ static const ampc_gemm_kernel *kernel_for_shape(const ampc_gemm_desc *desc,
         return short_rows;
     if (!narrow || desc->packed_b) return kernel;
     if (desc->n <= narrow->nr) return narrow;
-    threads = threads_for(desc, threads);
+    threads = ampc_gemm_threads_for(desc, threads);
     gemm_run wide = plan_run(desc, kernel, threads), slim = plan_run(desc, narrow, threads);
     int64_t wide_tiles = wide.batch * wide.m_tiles * wide.n_tiles;
     int64_t slim_tiles = slim.batch * slim.m_tiles * slim.n_tiles;

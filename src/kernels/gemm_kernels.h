@@ -37,6 +37,17 @@ static inline int64_t ampc_gemm_round_up(int64_t a, int64_t b)
     return ampc_gemm_ceil_div(a, b) * b;
 }
 
+/* Below this many multiply-adds a product stays on one thread: waking the others costs more
+ * than they save (a loop of tiny batched products ran 5x slower on 2 threads than on 1). */
+#define AMPC_GEMM_PARALLEL_MIN_MACS ((int64_t)1 << 18)
+
+static inline int ampc_gemm_threads_for(const ampc_gemm_desc *desc, int threads)
+{
+    double macs = (double)desc->m * (double)desc->n * (double)desc->k *
+                  (double)(desc->batch > 1 ? desc->batch : 1);
+    return macs < (double)AMPC_GEMM_PARALLEL_MIN_MACS ? 1 : threads;
+}
+
 /* How a kernel wants its operands laid out. Panels are zero-padded to whole MR rows, NR
  * columns and k steps, and padding never reaches C (its rows and columns are dropped, and
  * padded k contributes 0 * 0). */
