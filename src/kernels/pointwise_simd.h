@@ -11,7 +11,7 @@
  *   vmin(a, b) = a < b ? a : b
  *   vabs, vneg, vcopysign(m, s)  sign-bit operations
  *   vgt vge vlt vle veq          ordered compares (false for NaN); vnan: unordered with itself
- *   vmand, vmor                  mask and, or
+ *   vmand                        mask and
  *   vsel(m, f, t)                t where m is set, else f
  *   vround(x)                    nearest integer (ties to even), as a float
  *   vscale(y, n)                 y * 2^n for an integer-valued n in [-150, 128], rounded once
@@ -35,6 +35,7 @@
  * Tails (n not a multiple of VLEN) run the same vector code on a zero-padded copy, so every
  * element of a call goes through identical arithmetic wherever it sits. */
 
+#include <math.h>
 #include <string.h>
 
 #include "kernels/pointwise_kernels.h"
