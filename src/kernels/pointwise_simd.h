@@ -24,7 +24,8 @@
  *         (Cephes expf's), and 2^n applied in two halves so subnormal results round once.
  *   log   x = m 2^e with m in [sqrt(1/2), sqrt(2)), log(1 + f) = f - f^2/2 + f^3 P(f)
  *         (Cephes logf's degree-8 P), e ln2 added in two parts.
- *   tanh  |x| < 0.625: x + x^3 P(x^2) (Cephes tanhf); else 1 - 2 / (e^{2|x|} + 1), signed.
+ *   tanh  |x| < 0.625: x + x^3 P(x^2) (Cephes tanhf); else 1 - 2e / (1 + e), e = e^{-2|x|};
+ *         its derivative from the same parts, without the cancellation of 1 - tanh^2.
  *   erfc  (for gelu) erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z/2) (Numerical Recipes'
  *         erfcc, fractional error < 1.2e-7 for all z >= 0), with z^2 = x^2/2 carried as
  *         hi + lo so that large |x| keeps its accuracy; Phi(x) = erfc(-x/sqrt 2) / 2.
@@ -101,7 +102,10 @@ static inline vf vlog(vf x)
 
 /* ---- tanh, sigmoid ---- */
 
-static inline vf vtanh(vf x)
+/* tanh x, and 1 - tanh^2 x (its derivative) without cancellation: for |x| >= 0.625, with
+ * e = e^{-2|x|} (which cannot overflow), 1 - |tanh x| = q = 2e / (1 + e) and
+ * 1 - tanh^2 x = q (2 - q). */
+static inline vf vtanh_and_slope(vf x, vf *slope)
 {
     vf ax = vabs(x);
     vf z = vmul(x, x);
@@ -111,9 +115,18 @@ static inline vf vtanh(vf x)
     p = vfma(p, z, vset(1.33314422036e-1f));
     p = vfma(p, z, vset(-3.33332819422e-1f));
     vf small = vfma(vmul(p, z), x, x);
-    vf e = vexp(vadd(ax, ax));
-    vf large = vsub(vset(1.0f), vdiv(vset(2.0f), vadd(e, vset(1.0f))));
-    return vsel(vlt(ax, vset(0.625f)), vcopysign(large, x), small);
+    vf e = vexp(vmul(ax, vset(-2.0f)));
+    vf q = vdiv(vadd(e, e), vadd(e, vset(1.0f)));
+    vf large = vsub(vset(1.0f), q);
+    vm is_small = vlt(ax, vset(0.625f));
+    *slope = vsel(is_small, vmul(q, vsub(vset(2.0f), q)), vfma(vneg(small), small, vset(1.0f)));
+    return vsel(is_small, vcopysign(large, x), small);
+}
+
+static inline vf vtanh(vf x)
+{
+    vf slope;
+    return vtanh_and_slope(x, &slope);
 }
 
 /* sigmoid(v) = numerator / (1 + e) with e = e^-|v|, which never overflows: the numerator is 1
@@ -214,14 +227,14 @@ static inline vf gelu_backward(vf dout, vf x)
     return vmul(dout, vfma(x, pdf, vscaled_normal_cdf(x, vset(1.0f))));
 }
 
-/* sigmoid(v + v_lo) and its derivative sigmoid (1 - sigmoid). */
+/* sigmoid(v + v_lo) and its derivative sigmoid (1 - sigmoid) = e / (1 + e)^2 (the product
+ * of the two numerators is e). */
 static inline vf vsigmoid_and_slope(vf v, vf v_lo, vf *slope)
 {
     sigmoid_parts parts = vsigmoid_parts(v, v_lo);
-    vf inverse = vdiv(vset(1.0f), parts.denominator);
-    vf s = vmul(parts.numerator, inverse);
-    *slope = vmul(s, vmul(parts.complement_numerator, inverse));
-    return s;
+    vf e = vmul(parts.numerator, parts.complement_numerator);
+    *slope = vdiv(e, vmul(parts.denominator, parts.denominator));
+    return vdiv(parts.numerator, parts.denominator);
 }
 
 static inline vf gelu_tanh_backward(vf dout, vf x)
@@ -252,14 +265,16 @@ static inline vf sigmoid_backward(vf dout, vf x)
 
 static inline vf tanh_backward(vf dout, vf x)
 {
-    vf t = vtanh(x);
-    return vmul(dout, vfma(vneg(t), t, vset(1.0f)));
+    vf slope;
+    vtanh_and_slope(x, &slope);
+    return vmul(dout, slope);
 }
 
+/* -dout / (2 x^1.5) as (-dout / 2 / sqrt x) / |x|: two roundings fewer than cubing
+ * 1 / sqrt x, and the sign of (1 / sqrt -0)^3 = -inf at x = -0. */
 static inline vf rsqrt_backward(vf dout, vf x)
 {
-    vf r = vdiv(vset(1.0f), vsqrt(x));
-    return vmul(vmul(vmul(dout, vset(-0.5f)), vmul(r, r)), r);
+    return vdiv(vdiv(vmul(dout, vset(-0.5f)), vsqrt(x)), vabs(x));
 }
 
 static inline vf abs_backward(vf dout, vf x)
