@@ -26,8 +26,8 @@
 
 #include <ampc/cpu.h>
 
-/* Append-only within this header's users (tests index tables by it). The comment gives the
- * inputs in order and what the output is; s0, s1 are the op's scalars. */
+/* The kernels of every table, by op (internal, not ABI). Each comment gives the inputs in
+ * order and the output; s0, s1 are the op's scalars. */
 typedef enum ampc_pointwise_op {
     /* unary forward: in x */
     AMPC_PW_NEG,          /* -x */
