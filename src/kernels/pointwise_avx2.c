@@ -60,19 +60,40 @@ static inline vf vfrexp(vf x, vf *exponent)
     return _mm256_castsi256_ps(_mm256_or_si256(mantissa, _mm256_set1_epi32(0x3F800000)));
 }
 
-static inline __m256d odd_cubic_f64(__m128 x, double c1, double c3)
+/* 8 lanes in double: two 4-lane halves */
+typedef struct vd {
+    __m256d low, high;
+} vd;
+static inline vd vd_widen(vf x)
 {
-    __m256d xd = _mm256_cvtps_pd(x);
-    __m256d square = _mm256_mul_pd(xd, xd);
-    return _mm256_mul_pd(xd, _mm256_fmadd_pd(square, _mm256_set1_pd(c3), _mm256_set1_pd(c1)));
+    return (vd){_mm256_cvtps_pd(_mm256_castps256_ps128(x)),
+                _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1))};
 }
-static inline vf vodd_cubic(vf x, double c1, double c3, vf *lo)
+static inline vd vd_set(double value)
 {
-    __m256d low_half = odd_cubic_f64(_mm256_castps256_ps128(x), c1, c3);
-    __m256d high_half = odd_cubic_f64(_mm256_extractf128_ps(x, 1), c1, c3);
-    __m128 hi_low = _mm256_cvtpd_ps(low_half), hi_high = _mm256_cvtpd_ps(high_half);
-    __m128 lo_low = _mm256_cvtpd_ps(_mm256_sub_pd(low_half, _mm256_cvtps_pd(hi_low)));
-    __m128 lo_high = _mm256_cvtpd_ps(_mm256_sub_pd(high_half, _mm256_cvtps_pd(hi_high)));
+    return (vd){_mm256_set1_pd(value), _mm256_set1_pd(value)};
+}
+static inline vd vd_add(vd a, vd b)
+{
+    return (vd){_mm256_add_pd(a.low, b.low), _mm256_add_pd(a.high, b.high)};
+}
+static inline vd vd_mul(vd a, vd b)
+{
+    return (vd){_mm256_mul_pd(a.low, b.low), _mm256_mul_pd(a.high, b.high)};
+}
+static inline vd vd_div(vd a, vd b)
+{
+    return (vd){_mm256_div_pd(a.low, b.low), _mm256_div_pd(a.high, b.high)};
+}
+static inline vd vd_fma(vd a, vd b, vd c)
+{
+    return (vd){_mm256_fmadd_pd(a.low, b.low, c.low), _mm256_fmadd_pd(a.high, b.high, c.high)};
+}
+static inline vf vd_narrow(vd a, vf *lo)
+{
+    __m128 hi_low = _mm256_cvtpd_ps(a.low), hi_high = _mm256_cvtpd_ps(a.high);
+    __m128 lo_low = _mm256_cvtpd_ps(_mm256_sub_pd(a.low, _mm256_cvtps_pd(hi_low)));
+    __m128 lo_high = _mm256_cvtpd_ps(_mm256_sub_pd(a.high, _mm256_cvtps_pd(hi_high)));
     *lo = _mm256_insertf128_ps(_mm256_castps128_ps256(lo_low), lo_high, 1);
     return _mm256_insertf128_ps(_mm256_castps128_ps256(hi_low), hi_high, 1);
 }

@@ -66,20 +66,40 @@ static inline vf vfrexp(vf x, vf *exponent)
     return _mm512_castsi512_ps(_mm512_or_si512(mantissa, _mm512_set1_epi32(0x3F800000)));
 }
 
-static inline __m512d odd_cubic_f64(__m256 x, double c1, double c3)
+/* 16 lanes in double: two 8-lane halves */
+typedef struct vd {
+    __m512d low, high;
+} vd;
+static inline vd vd_widen(vf x)
 {
-    __m512d xd = _mm512_cvtps_pd(x);
-    __m512d square = _mm512_mul_pd(xd, xd);
-    return _mm512_mul_pd(xd, _mm512_fmadd_pd(square, _mm512_set1_pd(c3), _mm512_set1_pd(c1)));
+    __m256 high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1));
+    return (vd){_mm512_cvtps_pd(_mm512_castps512_ps256(x)), _mm512_cvtps_pd(high)};
 }
-static inline vf vodd_cubic(vf x, double c1, double c3, vf *lo)
+static inline vd vd_set(double value)
 {
-    __m512d low_half = odd_cubic_f64(_mm512_castps512_ps256(x), c1, c3);
-    __m512d high_half = odd_cubic_f64(
-        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)), c1, c3);
-    __m256 hi_low = _mm512_cvtpd_ps(low_half), hi_high = _mm512_cvtpd_ps(high_half);
-    __m256 lo_low = _mm512_cvtpd_ps(_mm512_sub_pd(low_half, _mm512_cvtps_pd(hi_low)));
-    __m256 lo_high = _mm512_cvtpd_ps(_mm512_sub_pd(high_half, _mm512_cvtps_pd(hi_high)));
+    return (vd){_mm512_set1_pd(value), _mm512_set1_pd(value)};
+}
+static inline vd vd_add(vd a, vd b)
+{
+    return (vd){_mm512_add_pd(a.low, b.low), _mm512_add_pd(a.high, b.high)};
+}
+static inline vd vd_mul(vd a, vd b)
+{
+    return (vd){_mm512_mul_pd(a.low, b.low), _mm512_mul_pd(a.high, b.high)};
+}
+static inline vd vd_div(vd a, vd b)
+{
+    return (vd){_mm512_div_pd(a.low, b.low), _mm512_div_pd(a.high, b.high)};
+}
+static inline vd vd_fma(vd a, vd b, vd c)
+{
+    return (vd){_mm512_fmadd_pd(a.low, b.low, c.low), _mm512_fmadd_pd(a.high, b.high, c.high)};
+}
+static inline vf vd_narrow(vd a, vf *lo)
+{
+    __m256 hi_low = _mm512_cvtpd_ps(a.low), hi_high = _mm512_cvtpd_ps(a.high);
+    __m256 lo_low = _mm512_cvtpd_ps(_mm512_sub_pd(a.low, _mm512_cvtps_pd(hi_low)));
+    __m256 lo_high = _mm512_cvtpd_ps(_mm512_sub_pd(a.high, _mm512_cvtps_pd(hi_high)));
     *lo = _mm512_insertf32x8(_mm512_castps256_ps512(lo_low), lo_high, 1);
     return _mm512_insertf32x8(_mm512_castps256_ps512(hi_low), hi_high, 1);
 }

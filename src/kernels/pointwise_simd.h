@@ -16,7 +16,9 @@
  *   vround(x)                    nearest integer (ties to even), as a float
  *   vscale(y, n)                 y * 2^n for an integer-valued n in [-150, 128], rounded once
  *   vfrexp(x, &e)                for a positive normal x: m in [1, 2) and e with x = m * 2^e
- *   vodd_cubic(x, c1, c3, &lo)   c1 x + c3 x^3 computed in double, returned as hi + lo floats
+ *   vd, vd_widen, vd_set         the same lanes in double, for the few steps that need its
+ *   vd_add vd_mul vd_div vd_fma  precision (arguments of exponentials, where an fp32 rounding
+ *   vd_narrow(a, &lo)            would be amplified); vd_narrow gives a as hi + lo floats
  *
  * The approximations and their accuracy (tests/ops/test_pointwise_paths.c measures every
  * level against libm in double; docs/ops/pointwise.md lists the bounds):
@@ -27,8 +29,8 @@
  *   tanh  |x| < 0.625: x + x^3 P(x^2) (Cephes tanhf); else 1 - 2e / (1 + e), e = e^{-2|x|};
  *         its derivative from the same parts, without the cancellation of 1 - tanh^2.
  *   erfc  (for gelu) erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z/2) (Numerical Recipes'
- *         erfcc, fractional error < 1.2e-7 for all z >= 0), with z^2 = x^2/2 carried as
- *         hi + lo so that large |x| keeps its accuracy; Phi(x) = erfc(-x/sqrt 2) / 2.
+ *         erfcc, fractional error < 1.2e-7 for all z >= 0), t and the exponent computed in
+ *         double and carried into exp as hi + lo; Phi(x) = erfc(-x/sqrt 2) / 2.
  *   sigmoid 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below (no overflow, no
  *         cancellation); silu x sigmoid(x); tanh-gelu x sigmoid(2u), u the tanh argument,
  *         computed in double and carried as hi + lo: e^2u multiplies the absolute error of
@@ -171,33 +173,31 @@ static inline vf vexp_neg_half_square(vf ax)
     return vexp_tail(vmul(square, vset(-0.5f)), vmul(square_lo, vset(-0.5f)));
 }
 
-/* factor * Phi(x), Phi(x) = P(N(0,1) <= x). factor joins before the last multiply by the
- * exponential, so that x * Phi(x) (gelu) does not round a subnormal Phi first. */
+/* factor * Phi(x), Phi(x) = P(N(0,1) <= x). The exponent -z^2 + P(t) and t are computed in
+ * double: in fp32 the polynomial's roundings (its terms reach 1.5) cost about 4 ulps of the
+ * result. factor joins before the last multiply by the exponential, so that x * Phi(x)
+ * (gelu) does not round a subnormal Phi first. */
 static inline vf vscaled_normal_cdf(vf x, vf factor)
 {
     vf ax = vmin(vset(20.0f), vabs(x)); /* NaN stays NaN: vmin gives its second operand */
-    vf z = vmul(ax, vset(0.70710678118654752f));
-    vf t = vdiv(vset(1.0f), vfma(z, vset(0.5f), vset(1.0f)));
-    vf p = vset(0.17087277f);
-    p = vfma(p, t, vset(-0.82215223f));
-    p = vfma(p, t, vset(1.48851587f));
-    p = vfma(p, t, vset(-1.13520398f));
-    p = vfma(p, t, vset(0.27886807f));
-    p = vfma(p, t, vset(-0.18628806f));
-    p = vfma(p, t, vset(0.09678418f));
-    p = vfma(p, t, vset(0.37409196f));
-    p = vfma(p, t, vset(1.00002368f));
-    p = vfma(p, t, vset(-1.26551223f));
-    /* -z^2 + p, with -z^2 = -(hi + lo) and the sum's rounding error kept (two-sum) */
-    vf square = vmul(ax, ax);
-    vf minus_hi = vmul(square, vset(-0.5f));
-    vf minus_lo = vmul(vfma(ax, ax, vneg(square)), vset(-0.5f));
-    vf sum = vadd(minus_hi, p);
-    vf sum_p = vsub(sum, minus_hi);
-    vf sum_error = vadd(vsub(minus_hi, vsub(sum, sum_p)), vsub(p, sum_p));
-    /* x < 0: factor * erfc(|x| / sqrt 2) / 2; else factor * (1 - that / factor) */
-    vf half_t = vmul(t, vset(0.5f));
-    vf e = vexp_tail(sum, vadd(sum_error, minus_lo));
+    vd z = vd_mul(vd_widen(ax), vd_set(0.70710678118654752));
+    vd t = vd_div(vd_set(1.0), vd_fma(z, vd_set(0.5), vd_set(1.0)));
+    vd p = vd_set(0.17087277);
+    p = vd_fma(p, t, vd_set(-0.82215223));
+    p = vd_fma(p, t, vd_set(1.48851587));
+    p = vd_fma(p, t, vd_set(-1.13520398));
+    p = vd_fma(p, t, vd_set(0.27886807));
+    p = vd_fma(p, t, vd_set(-0.18628806));
+    p = vd_fma(p, t, vd_set(0.09678418));
+    p = vd_fma(p, t, vd_set(0.37409196));
+    p = vd_fma(p, t, vd_set(1.00002368));
+    p = vd_fma(p, t, vd_set(-1.26551223));
+    vd exponent = vd_fma(vd_mul(z, z), vd_set(-1.0), p);
+    vf exponent_lo, t_lo;
+    vf exponent_hi = vd_narrow(exponent, &exponent_lo);
+    vf half_t = vmul(vd_narrow(t, &t_lo), vset(0.5f));
+    vf e = vexp_tail(exponent_hi, exponent_lo);
+    /* x < 0: factor * erfc(|x| / sqrt 2) / 2; else factor * (1 - erfc(|x| / sqrt 2) / 2) */
     vf upper = vmul(factor, vfma(vneg(half_t), e, vset(1.0f)));
     return vsel(vlt(x, vset(0.0f)), upper, vmul(vmul(factor, half_t), e));
 }
@@ -205,10 +205,13 @@ static inline vf vscaled_normal_cdf(vf x, vf factor)
 #define GELU_2_SQRT_2_OVER_PI 1.5957691216057308 /* 2 sqrt(2/pi) */
 #define GELU_KAPPA 0.044715
 
-/* 2u for the tanh gelu, u = sqrt(2/pi) (x + kappa x^3), as hi + lo. */
+/* 2u for the tanh gelu, u = sqrt(2/pi) (x + kappa x^3), computed in double, as hi + lo. */
 static inline vf vgelu_tanh_inner2(vf x, vf *lo)
 {
-    return vodd_cubic(x, GELU_2_SQRT_2_OVER_PI, GELU_2_SQRT_2_OVER_PI * GELU_KAPPA, lo);
+    vd xd = vd_widen(x);
+    vd scale = vd_fma(vd_mul(xd, xd), vd_set(GELU_2_SQRT_2_OVER_PI * GELU_KAPPA),
+                      vd_set(GELU_2_SQRT_2_OVER_PI));
+    return vd_narrow(vd_mul(xd, scale), lo);
 }
 
 static inline vf vgelu_tanh(vf x)
