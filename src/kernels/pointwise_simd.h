@@ -34,7 +34,7 @@
  *   sigmoid 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below (no overflow, no
  *         cancellation); silu x sigmoid(x); tanh-gelu x sigmoid(2u), u the tanh argument,
  *         computed in double and carried as hi + lo: e^2u multiplies the absolute error of
- *         2u by |2u|, which for an fp32 argument costs about |x|^3 / 4 ulps.
+ *         2u by |2u|, which for an fp32 argument would cost about |x|^3 / 4 ulps.
  * Tails (n not a multiple of VLEN) run the same vector code on a zero-padded copy, so every
  * element of a call goes through identical arithmetic wherever it sits. */
 
