@@ -50,6 +50,7 @@ typedef enum ampc_cpu_feature {
 typedef enum ampc_kernel_family {
     AMPC_KERNEL_CONVERT,
     AMPC_KERNEL_GEMM, /* the F16/BF16 kernels (F32/F64 go to OpenBLAS) */
+    AMPC_KERNEL_POINTWISE, /* elementwise ops in fp32 (F16/BF16 widen through CONVERT) */
     AMPC_KERNEL_FAMILY_COUNT
 } ampc_kernel_family;
 

@@ -29,16 +29,6 @@ static const ampc_convert_kernels *active;
 
 enum { MAX_REPORTED = 5 };
 
-/* xorshift32: a fixed, seedable stream of bit patterns. */
-static uint32_t next_random(uint32_t *state)
-{
-    uint32_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return *state = x;
-}
-
 /* ---- comparing a batch ---- */
 
 typedef enum narrowing {

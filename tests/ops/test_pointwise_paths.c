@@ -87,16 +87,6 @@ static const op_bound bounds[AMPC_PW_OP_COUNT] = {
     [AMPC_PW_WHERE] = EXACT,
 };
 
-/* xorshift32 */
-static uint32_t next_random(uint32_t *state)
-{
-    uint32_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return *state = x;
-}
-
 static float uniform(uint32_t *state, float low, float high)
 {
     return low + (high - low) * (float)(next_random(state) >> 8) / 16777216.0f;

@@ -39,4 +39,14 @@ static inline double f64_of_bits(uint64_t bits)
     return value;
 }
 
+/* xorshift32: a fixed, seedable stream of bit patterns (state must start nonzero). */
+static inline uint32_t next_random(uint32_t *state)
+{
+    uint32_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *state = x;
+}
+
 #endif
