@@ -29,17 +29,9 @@
 #include <ampc/ampc.h>
 
 #include "kernels/gemm_kernels.h"
+#include "test_support.h"
 
 /* ---- values ---- */
-
-static inline uint32_t next_random(uint32_t *state)
-{
-    uint32_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return *state = x;
-}
 
 /* Uniform in [-1, 1). */
 static inline double random_unit(uint32_t *state)
