@@ -51,6 +51,11 @@ AMPC_API ampc_status ampc_tensor_zero_grad(ampc_tensor *tensor, bool set_to_none
 /* A new handle on the same data that is a leaf and does not require grad. */
 AMPC_API ampc_tensor *ampc_tensor_detach(const ampc_tensor *tensor);
 
+/* The recorded cast: a new tensor of tensor's values in dtype. When tensor requires grad and
+ * dtype is F64, F32, F16 or BF16, the result requires grad and its gradient flows back cast
+ * to tensor's dtype. Casting to any other dtype cuts the graph, as in PyTorch. */
+AMPC_API ampc_tensor *ampc_cast(const ampc_tensor *tensor, ampc_dtype dtype);
+
 /* Backpropagates from output. gradient is the upstream gradient dL/d(output) (output's shape;
  * converted to output's dtype); NULL means 1 and is allowed only for a one-element output.
  * Without retain_graph the records' saved tensors are released as the pass goes, and a second

@@ -48,4 +48,9 @@ ampc_tensor *ampc_from_compute(const char *function, ampc_tensor *computed, ampc
 ampc_tensor *ampc_sum_to_shape(const char *function, const ampc_tensor *grad, int ndim,
                                const int64_t *shape);
 
+/* a + b as a new contiguous tensor of a's dtype (a and b have one shape). */
+ampc_tensor *ampc_sum_new(const char *function, const ampc_tensor *a, const ampc_tensor *b);
+/* dst += src, elementwise; dst is contiguous, src has dst's shape (any layout and dtype). */
+ampc_status ampc_add_into(const char *function, ampc_tensor *dst, const ampc_tensor *src);
+
 #endif

@@ -2,7 +2,8 @@
  *
  * An arena is a list of 64-byte aligned blocks and a bump pointer. Tensors created while it
  * is entered take their header, storage struct and data from it; so does the bookkeeping
- * (the list of storages to uncount and of heap references to drop), so a reset frees nothing
+ * (the list of storages to uncount and of heap references to drop, storage or autograd
+ * nodes), so a reset frees nothing
  * and asks the system for nothing. Reset rewinds every block and keeps it, and allocation
  * walks the blocks in the same order each step, so a loop that makes the same tensors each
  * step reuses the same blocks and its footprint stops growing after the first step.
@@ -30,9 +31,11 @@ typedef struct arena_block {
     size_t used;
 } arena_block;
 
-/* A reference an arena header holds on heap storage, dropped at reset. */
+/* A reference arena memory holds on something outside the arena (heap storage, a heap
+ * autograd node), dropped at reset. */
 typedef struct arena_reference {
-    ampc_storage *storage;
+    void (*release)(void *object);
+    void *object;
     struct arena_reference *next;
 } arena_reference;
 
@@ -142,15 +145,28 @@ void ampc_arena_adopt_storage(ampc_arena *arena, ampc_storage *storage)
     arena->storages = storage;
 }
 
-ampc_status ampc_arena_hold_reference(const char *function, ampc_arena *arena,
-                                      ampc_storage *storage)
+ampc_status ampc_arena_defer_release(const char *function, ampc_arena *arena,
+                                     void (*release)(void *object), void *object)
 {
     arena_reference *reference = ampc_arena_alloc(arena, sizeof *reference);
     if (!reference) return ampc_fail_oom(function, sizeof *reference);
-    atomic_fetch_add(&storage->refcount, 1);
-    *reference = (arena_reference){.storage = storage, .next = arena->references};
+    *reference = (arena_reference){.release = release, .object = object,
+                                   .next = arena->references};
     arena->references = reference;
     return AMPC_OK;
+}
+
+static void release_storage(void *storage)
+{
+    ampc_storage_release(storage);
+}
+
+ampc_status ampc_arena_hold_reference(const char *function, ampc_arena *arena,
+                                      ampc_storage *storage)
+{
+    ampc_status status = ampc_arena_defer_release(function, arena, release_storage, storage);
+    if (status == AMPC_OK) atomic_fetch_add(&storage->refcount, 1);
+    return status;
 }
 
 /* Uncounts and unreferences everything, then rewinds. Nothing here can fail. */
@@ -159,7 +175,7 @@ static void release_everything(ampc_arena *arena)
     for (ampc_storage *storage = arena->storages; storage; storage = storage->next_in_arena)
         ampc_memory_count(storage->category, -(int64_t)storage->nbytes);
     for (arena_reference *reference = arena->references; reference; reference = reference->next)
-        ampc_storage_release(reference->storage);
+        reference->release(reference->object);
     for (arena_block *block = arena->first; block; block = block->next) block->used = 0;
     arena->storages = NULL;
     arena->references = NULL;

@@ -23,4 +23,10 @@ void ampc_arena_adopt_storage(ampc_arena *arena, ampc_storage *storage);
 ampc_status ampc_arena_hold_reference(const char *function, ampc_arena *arena,
                                       ampc_storage *storage);
 
+/* Calls release(object) at the next reset (or when the arena is freed), for arena memory that
+ * holds a counted reference on something outside the arena (a heap autograd node). Fails
+ * (with the error set) only when out of memory; then release is not called. */
+ampc_status ampc_arena_defer_release(const char *function, ampc_arena *arena,
+                                     void (*release)(void *object), void *object);
+
 #endif

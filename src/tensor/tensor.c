@@ -139,13 +139,13 @@ static void *allocate_zeroed(const char *function, ampc_arena *arena, size_t byt
 static ampc_tensor *new_header(const char *function, ampc_arena *arena)
 {
     ampc_tensor *tensor = allocate_zeroed(function, arena, sizeof *tensor);
-    if (tensor) tensor->in_arena = arena != NULL;
+    if (tensor) tensor->arena = arena;
     return tensor;
 }
 
 static void free_header(ampc_tensor *tensor)
 {
-    if (!tensor->in_arena) free(tensor);
+    if (!tensor->arena) free(tensor);
 }
 
 /* Storage of nbytes, or over the caller's buffer when borrowed_data is set (then no bytes
@@ -224,7 +224,9 @@ ampc_tensor *ampc_tensor_new_view(const char *function, const ampc_tensor *base)
     ampc_tensor *view = new_header(function, arena);
     if (!view) return NULL;
     *view = *base;
-    view->in_arena = arena != NULL;
+    view->arena = arena;
+    view->grad_node = NULL;
+    view->release_grad_node = NULL;
     if (storage->arena) return view;
     if (!arena) {
         atomic_fetch_add(&storage->refcount, 1);
@@ -237,7 +239,8 @@ ampc_tensor *ampc_tensor_new_view(const char *function, const ampc_tensor *base)
 
 void ampc_tensor_free(ampc_tensor *tensor)
 {
-    if (!tensor || tensor->in_arena) return;
+    if (!tensor || tensor->arena) return;
+    if (tensor->release_grad_node) tensor->release_grad_node(tensor->grad_node);
     ampc_storage_release(tensor->storage);
     free(tensor);
 }

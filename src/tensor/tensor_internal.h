@@ -7,7 +7,7 @@
  * goes at ampc_arena_reset(). A tensor header lives on the heap, or in an arena when it was
  * created inside one or is a view of arena storage; freeing an arena header is a no-op. An
  * arena header that points at heap storage holds one reference on it, which the arena drops
- * at reset (see arena.c). */
+ * at reset (see arena.c). Views and copies never inherit a tensor's autograd node. */
 #ifndef AMPC_TENSOR_INTERNAL_H
 #define AMPC_TENSOR_INTERNAL_H
 
@@ -37,7 +37,12 @@ struct ampc_tensor {
     int64_t strides[AMPC_MAX_DIMS]; /* in elements */
     int64_t offset;                 /* in elements, into storage->data */
     ampc_storage *storage;
-    bool in_arena;                  /* the header is arena memory: free is a no-op */
+    ampc_arena *arena;              /* the arena holding the header (free is a no-op), or NULL */
+    /* Autograd (src/autograd): the node that produced this tensor, or its leaf node when it
+     * requires grad; NULL otherwise. The tensor layer only drops the reference, through
+     * release_grad_node (NULL when the reference is not counted), when a heap header is freed. */
+    struct ampc_node *grad_node;
+    void (*release_grad_node)(struct ampc_node *node);
 };
 
 /* Checks dtype, ndim and every size (>= 0, no -1) and that the byte count fits in memory;
