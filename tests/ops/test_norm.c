@@ -428,6 +428,99 @@ static void test_layer_norm_forward_matches_a_float64_formula(void **state)
     free_all(copies, 3);
 }
 
+/* Large enough for the kernels' threaded paths (and several channel blocks in the affine
+ * backward): the forward and all three gradients against float64 formulas. */
+static void test_batch_norm_large_input_matches_float64_formulas(void **state)
+{
+    (void)state;
+    enum { N = 6, C = 70, S = 80 };
+    int64_t shape[] = {N, C, S}, channels = C;
+    ampc_tensor *input = uniform(27, 3, shape, -2, 2, true);
+    ampc_tensor *weight = uniform(28, 1, &channels, 0.5, 1.5, true);
+    ampc_tensor *bias = uniform(29, 1, &channels, -1, 1, true);
+    ampc_tensor *upstream = uniform(30, 3, shape, -1, 1, false);
+    ampc_tensor *out = ampc_batch_norm(input, NULL, NULL, weight, bias, true, 0.1, 1e-5);
+    assert_non_null(out);
+    assert_int_equal(ampc_backward(out, upstream, false), AMPC_OK);
+    const double *x = ampc_tensor_data(input), *w = ampc_tensor_data(weight);
+    const double *b = ampc_tensor_data(bias), *dy = ampc_tensor_data(upstream);
+    static double expected[N * C * S], dx[N * C * S];
+    double mean[C], unbiased[C], dw[C], db[C];
+    batch_norm_reference(x, N, C, S, w, b, 1e-5, expected, mean, unbiased);
+    for (int c = 0; c < C; c++) {
+        double rstd = 1 / sqrt(unbiased[c] * (N * S - 1) / (N * S) + 1e-5);
+        double sum_dy = 0, sum_dy_xhat = 0;
+        for (int n = 0; n < N; n++)
+            for (int s = 0; s < S; s++) {
+                int at = (n * C + c) * S + s;
+                sum_dy += dy[at];
+                sum_dy_xhat += dy[at] * (x[at] - mean[c]) * rstd;
+            }
+        dw[c] = sum_dy_xhat;
+        db[c] = sum_dy;
+        for (int n = 0; n < N; n++)
+            for (int s = 0; s < S; s++) {
+                int at = (n * C + c) * S + s;
+                double xhat = (x[at] - mean[c]) * rstd;
+                dx[at] = w[c] * rstd * (dy[at] - sum_dy / (N * S) - xhat * sum_dy_xhat / (N * S));
+            }
+    }
+    assert_close(out, expected, N * C * S, 1e-11);
+    assert_close(ampc_tensor_grad(input), dx, N * C * S, 1e-11);
+    assert_close(ampc_tensor_grad(weight), dw, C, 1e-10);
+    assert_close(ampc_tensor_grad(bias), db, C, 1e-10);
+    ampc_tensor *tensors[] = {input, weight, bias, upstream, out};
+    free_all(tensors, 5);
+}
+
+/* The same for layer_norm's row layout, in fp32: rows split over threads, 1100 columns over
+ * several channel blocks. */
+static void test_layer_norm_large_input_matches_float64_formulas(void **state)
+{
+    (void)state;
+    enum { M = 40, D = 1100 };
+    int64_t shape[] = {M, D}, d = D;
+    ampc_tensor *x64 = uniform(31, 2, shape, -2, 2, false);
+    ampc_tensor *w64 = uniform(32, 1, &d, 0.5, 1.5, false);
+    ampc_tensor *upstream = uniform(33, 2, shape, -1, 1, false);
+    ampc_tensor *input = ampc_tensor_cast(x64, AMPC_F32);
+    ampc_tensor *weight = ampc_tensor_cast(w64, AMPC_F32);
+    assert_int_equal(ampc_tensor_set_requires_grad(input, true), AMPC_OK);
+    assert_int_equal(ampc_tensor_set_requires_grad(weight, true), AMPC_OK);
+    ampc_tensor *out = ampc_layer_norm(input, 1, weight, NULL, 1e-5);
+    assert_non_null(out);
+    assert_int_equal(ampc_backward(out, upstream, false), AMPC_OK);
+    ampc_tensor *x_exact = ampc_tensor_cast(input, AMPC_F64);
+    ampc_tensor *w_exact = ampc_tensor_cast(weight, AMPC_F64);
+    const double *x = ampc_tensor_data(x_exact), *w = ampc_tensor_data(w_exact);
+    const double *dy = ampc_tensor_data(upstream);
+    static double expected[M * D], dx[M * D], dw[D];
+    for (int j = 0; j < D; j++) dw[j] = 0;
+    for (int m = 0; m < M; m++) {
+        const double *r = x + m * D, *g = dy + m * D;
+        double mean = 0, var = 0, sum_dxhat = 0, sum_dxhat_xhat = 0;
+        for (int j = 0; j < D; j++) mean += r[j] / D;
+        for (int j = 0; j < D; j++) var += (r[j] - mean) * (r[j] - mean) / D;
+        double rstd = 1 / sqrt(var + 1e-5);
+        for (int j = 0; j < D; j++) {
+            double xhat = (r[j] - mean) * rstd;
+            expected[m * D + j] = xhat * w[j];
+            sum_dxhat += g[j] * w[j];
+            sum_dxhat_xhat += g[j] * w[j] * xhat;
+            dw[j] += g[j] * xhat;
+        }
+        for (int j = 0; j < D; j++) {
+            double xhat = (r[j] - mean) * rstd;
+            dx[m * D + j] = rstd * (g[j] * w[j] - sum_dxhat / D - xhat * sum_dxhat_xhat / D);
+        }
+    }
+    assert_close(out, expected, M * D, 1e-5);
+    assert_close(ampc_tensor_grad(input), dx, M * D, 1e-5);
+    assert_close(ampc_tensor_grad(weight), dw, D, 1e-4);
+    ampc_tensor *tensors[] = {x64, w64, upstream, input, weight, out, x_exact, w_exact};
+    free_all(tensors, 8);
+}
+
 static void test_layer_norm_rejects_bad_arguments(void **state)
 {
     (void)state;
@@ -554,6 +647,8 @@ int main(void)
         cmocka_unit_test(test_batch_norm_rejects_bad_arguments),
         cmocka_unit_test(test_layer_norm_gradients_over_one_and_two_dims),
         cmocka_unit_test(test_layer_norm_forward_matches_a_float64_formula),
+        cmocka_unit_test(test_batch_norm_large_input_matches_float64_formulas),
+        cmocka_unit_test(test_layer_norm_large_input_matches_float64_formulas),
         cmocka_unit_test(test_layer_norm_rejects_bad_arguments),
         cmocka_unit_test(test_group_norm_gradients_with_1_2_and_c_groups),
         cmocka_unit_test(test_group_norm_forward_matches_a_float64_formula),
