@@ -11,6 +11,8 @@
 #define NORM_PARALLEL_MIN_ELEMENTS ((int64_t)1 << 15)
 /* Channels per task in norm_backward_affine: two double sums each on the stack. */
 #define NORM_CHANNEL_BLOCK 64
+/* Partial sums per statistic (see add_to_lanes in norm_template.h). */
+#define NORM_LANES 8
 
 /* The outer indices and the first channel of one group. */
 typedef struct norm_span {
@@ -43,6 +45,13 @@ static norm_span norm_group_span(const norm_layout *layout, int64_t group)
 static inline int64_t norm_block_start(const norm_layout *layout, int64_t o, int64_t c)
 {
     return (o * layout->channels + c) * layout->inner;
+}
+
+/* The lanes' total, in a fixed order: pairs, then pairs of pairs. */
+static inline double norm_sum_lanes(const double *lanes)
+{
+    return ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) +
+           ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
 }
 
 /* Threads for `tasks` independent tasks over `elements` elements in all. */

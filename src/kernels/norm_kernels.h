@@ -13,8 +13,9 @@
  *                                                  (groups_per_outer G, channels_per_group C/G)
  *
  * Numerics: each group's statistics are two passes (the mean, then the mean of squared
- * deviations, the biased variance) accumulated in double for both element types, each one
- * serial chain in element order; the backward's per-group and per-channel sums likewise.
+ * deviations, the biased variance) accumulated in double for both element types, in eight
+ * interleaved partial sums (element i into sum i % 8, the eight added in a fixed order); the
+ * backward's per-group and per-channel sums are one serial double chain each.
  * Threads split groups (or channels, or output rows), never a sum, so every result is the
  * same for any thread count. The kernels come in a float and a double variant built from one
  * template (norm_template.h); `real` below is float or double. */

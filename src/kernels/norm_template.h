@@ -2,30 +2,52 @@
  * once per type after defining `real` (float or double) and NORM_NAME(name), which appends
  * the type's suffix. See norm_kernels.h for what each kernel computes and the layout. */
 
+/* Adds x[0..n) (minus shift, squared when `square`) into NORM_LANES running sums, element i
+ * into lane i % NORM_LANES: independent chains the compiler can vectorise, each in a fixed
+ * order, so the total does not depend on threads. */
+static inline void NORM_NAME(add_to_lanes)(double *lanes, const real *x, int64_t n,
+                                           double shift, bool square)
+{
+    int64_t i = 0;
+    if (square) {
+        for (; i + NORM_LANES <= n; i += NORM_LANES)
+            for (int lane = 0; lane < NORM_LANES; lane++) {
+                double deviation = x[i + lane] - shift;
+                lanes[lane] += deviation * deviation;
+            }
+        for (; i < n; i++) lanes[i % NORM_LANES] += (x[i] - shift) * (x[i] - shift);
+    } else {
+        for (; i + NORM_LANES <= n; i += NORM_LANES)
+            for (int lane = 0; lane < NORM_LANES; lane++) lanes[lane] += x[i + lane];
+        for (; i < n; i++) lanes[i % NORM_LANES] += x[i];
+    }
+}
+
+/* The sum over one group (minus shift, squared when `square`). */
+static double NORM_NAME(group_sum)(const norm_layout *layout, const real *inp, norm_span span,
+                                   double shift, bool square)
+{
+    int64_t block_length = layout->channels_per_group * layout->inner;
+    double lanes[NORM_LANES] = {0};
+    for (int64_t o = span.outer_begin; o < span.outer_end; o++)
+        NORM_NAME(add_to_lanes)(lanes, inp + norm_block_start(layout, o, span.channel_begin),
+                                block_length, shift, square);
+    return norm_sum_lanes(lanes);
+}
+
 void NORM_NAME(norm_statistics)(const norm_layout *layout, const real *inp, double eps,
                                 real *mean, real *rstd, double *var)
 {
     int64_t groups = norm_layout_groups(layout);
     int64_t group_size = norm_layout_group_size(layout);
-    int64_t block_length = layout->channels_per_group * layout->inner;
     int threads = norm_threads(groups, groups * group_size);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t group = 0; group < groups; group++) {
         norm_span span = norm_group_span(layout, group);
-        double sum = 0;
-        for (int64_t o = span.outer_begin; o < span.outer_end; o++) {
-            const real *x = inp + norm_block_start(layout, o, span.channel_begin);
-            for (int64_t i = 0; i < block_length; i++) sum += x[i];
-        }
+        /* Two passes: the mean, then the mean squared deviation from it. */
+        double sum = NORM_NAME(group_sum)(layout, inp, span, 0, false);
         double group_mean = group_size ? sum / (double)group_size : 0;
-        double squares = 0;
-        for (int64_t o = span.outer_begin; o < span.outer_end; o++) {
-            const real *x = inp + norm_block_start(layout, o, span.channel_begin);
-            for (int64_t i = 0; i < block_length; i++) {
-                double deviation = x[i] - group_mean;
-                squares += deviation * deviation;
-            }
-        }
+        double squares = NORM_NAME(group_sum)(layout, inp, span, group_mean, true);
         double group_var = group_size ? squares / (double)group_size : 0;
         mean[group] = (real)group_mean;
         rstd[group] = (real)(1 / sqrt(group_var + eps));
