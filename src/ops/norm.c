@@ -55,14 +55,11 @@ ampc_tensor *ampc_layer_norm(const ampc_tensor *input, int num_normalized_dims,
 ampc_tensor *ampc_group_norm(const ampc_tensor *input, int64_t num_groups,
                              const ampc_tensor *weight, const ampc_tensor *bias, double eps)
 {
-    if (ampc_check_float_tensor(__func__, "input", input) != AMPC_OK) return NULL;
+    if (norm_check_channel_input(__func__, input, weight, bias) != AMPC_OK ||
+        norm_check_eps(__func__, eps) != AMPC_OK)
+        return NULL;
     int ndim = ampc_tensor_ndim(input);
     const int64_t *shape = ampc_tensor_shape(input);
-    if (ndim < 2) {
-        ampc_fail(AMPC_ERR_INVALID_ARGUMENT, __func__,
-                  "input has %d dims; expected (N, C, ...) with at least 2", ndim);
-        return NULL;
-    }
     int64_t channels = shape[1];
     if (num_groups < 1 || channels % num_groups != 0) {
         ampc_fail(AMPC_ERR_INVALID_ARGUMENT, __func__,
@@ -70,12 +67,6 @@ ampc_tensor *ampc_group_norm(const ampc_tensor *input, int64_t num_groups,
                   (long long)num_groups, (long long)channels);
         return NULL;
     }
-    if (norm_check_parameter(__func__, "weight", weight, 1, shape + 1, "input's channels") !=
-            AMPC_OK ||
-        norm_check_parameter(__func__, "bias", bias, 1, shape + 1, "input's channels") !=
-            AMPC_OK ||
-        norm_check_eps(__func__, eps) != AMPC_OK)
-        return NULL;
     norm_layout layout = {.outer = shape[0], .channels = channels,
                           .inner = ampc_shape_numel(ndim - 2, shape + 2),
                           .groups_per_outer = num_groups,

@@ -137,22 +137,13 @@ ampc_tensor *ampc_batch_norm(const ampc_tensor *input, ampc_tensor *running_mean
                              const ampc_tensor *bias, bool training, double momentum,
                              double eps)
 {
-    if (ampc_check_float_tensor(__func__, "input", input) != AMPC_OK) return NULL;
-    int ndim = ampc_tensor_ndim(input);
-    const int64_t *shape = ampc_tensor_shape(input);
-    if (ndim < 2) {
-        ampc_fail(AMPC_ERR_INVALID_ARGUMENT, __func__,
-                  "input has %d dims; expected (N, C, ...) with at least 2", ndim);
-        return NULL;
-    }
-    if (norm_check_parameter(__func__, "weight", weight, 1, shape + 1, "input's channels") !=
-            AMPC_OK ||
-        norm_check_parameter(__func__, "bias", bias, 1, shape + 1, "input's channels") !=
-            AMPC_OK ||
+    if (norm_check_channel_input(__func__, input, weight, bias) != AMPC_OK ||
         check_running_statistics(__func__, input, running_mean, running_var, training,
                                  momentum) != AMPC_OK ||
         norm_check_eps(__func__, eps) != AMPC_OK)
         return NULL;
+    int ndim = ampc_tensor_ndim(input);
+    const int64_t *shape = ampc_tensor_shape(input);
     norm_layout layout = {.outer = shape[0], .channels = shape[1],
                           .inner = ampc_shape_numel(ndim - 2, shape + 2),
                           .groups_per_outer = 0, .channels_per_group = 1};

@@ -44,6 +44,21 @@ ampc_status norm_check_parameter(const char *function, const char *argument,
                      argument, given_text, expected_text, expected);
 }
 
+ampc_status norm_check_channel_input(const char *function, const ampc_tensor *input,
+                                     const ampc_tensor *weight, const ampc_tensor *bias)
+{
+    ampc_status status = ampc_check_float_tensor(function, "input", input);
+    if (status != AMPC_OK) return status;
+    int ndim = ampc_tensor_ndim(input);
+    if (ndim < 2)
+        return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
+                         "input has %d dims; expected (N, C, ...) with at least 2", ndim);
+    const int64_t *channels = ampc_tensor_shape(input) + 1;
+    status = norm_check_parameter(function, "weight", weight, 1, channels, "input's channels");
+    if (status != AMPC_OK) return status;
+    return norm_check_parameter(function, "bias", bias, 1, channels, "input's channels");
+}
+
 ampc_status norm_check_eps(const char *function, double eps)
 {
     if (isfinite(eps) && eps >= 0) return AMPC_OK;

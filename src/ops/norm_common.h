@@ -27,6 +27,10 @@ typedef struct norm_operands {
 ampc_status norm_check_parameter(const char *function, const char *argument,
                                  const ampc_tensor *parameter, int ndim,
                                  const int64_t *shape, const char *expected);
+/* The checks batch_norm and group_norm share: input is a float (N, C, ...) tensor with at
+ * least 2 dims, and weight and bias are NULL or (C). */
+ampc_status norm_check_channel_input(const char *function, const ampc_tensor *input,
+                                     const ampc_tensor *weight, const ampc_tensor *bias);
 /* Fails naming function unless eps is finite and >= 0. */
 ampc_status norm_check_eps(const char *function, double eps);
 
