@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 
+#include <ampc/error.h>
 #include <ampc/export.h>
 
 #ifdef __cplusplus
@@ -76,6 +77,9 @@ AMPC_API const char *ampc_kernel_family_name(ampc_kernel_family family);
 /* Threads used by ampc's OpenMP loops: AMPC_NUM_THREADS, else OMP_NUM_THREADS, else the
  * number of cores available to this process. */
 AMPC_API int ampc_num_threads(void);
+/* Overrides that count for this process (as torch.set_num_threads); count must be 1..4096.
+ * Results never depend on it: every parallel loop splits work the same way for any count. */
+AMPC_API ampc_status ampc_set_num_threads(int count);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/error.h"
+
 static int thread_count;
 static pthread_once_t thread_count_once = PTHREAD_ONCE_INIT;
 
@@ -37,4 +39,14 @@ int ampc_num_threads(void)
 {
     pthread_once(&thread_count_once, read_thread_count);
     return thread_count;
+}
+
+ampc_status ampc_set_num_threads(int count)
+{
+    if (count < 1 || count > 4096)
+        return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, __func__,
+                         "count is %d; expected a thread count from 1 to 4096", count);
+    pthread_once(&thread_count_once, read_thread_count);
+    thread_count = count;
+    return AMPC_OK;
 }

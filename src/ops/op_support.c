@@ -2,6 +2,8 @@
  * autograd itself needs (a broadcast's gradient, and adding gradients). */
 #include "ops/op_support.h"
 
+#include <ampc/cpu.h>
+
 #include <omp.h>
 #include <string.h>
 
@@ -143,7 +145,7 @@ static int64_t offset_of(int64_t position, int ndim, const int64_t *sizes,
     static void sum_to_shape_##real(const sum_plan *plan, const real *grad, real *out)      \
     {                                                                                        \
         int64_t work = plan->outer_count * plan->summed_count * plan->inner;                 \
-        _Pragma("omp parallel for if(work >= PARALLEL_MIN_ELEMENTS && plan->outer_count > 1)") \
+        _Pragma("omp parallel for num_threads(ampc_num_threads()) if(work >= PARALLEL_MIN_ELEMENTS)") \
         for (int64_t outer = 0; outer < plan->outer_count; outer++) {                        \
             real *row = out + outer * plan->inner;                                           \
             const real *base = grad + offset_of(outer, plan->num_outer, plan->outer_sizes,   \
@@ -192,7 +194,7 @@ ampc_tensor *ampc_sum_to_shape(const char *function, const ampc_tensor *grad, in
 #define DEFINE_ADD(real)                                                                     \
     static void add_##real(real *out, const real *a, const real *b, int64_t n)              \
     {                                                                                        \
-        _Pragma("omp parallel for simd if(n >= PARALLEL_MIN_ELEMENTS)")                      \
+        _Pragma("omp parallel for simd num_threads(ampc_num_threads()) if(n >= PARALLEL_MIN_ELEMENTS)")                      \
         for (int64_t index = 0; index < n; index++) out[index] = a[index] + b[index];       \
     }
 DEFINE_ADD(float)
