@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <string.h>
 
 #include <ampc/ampc.h>
 #include <ampc/autograd.h>
@@ -634,6 +635,64 @@ static void test_group_norm_rejects_bad_arguments(void **state)
     free_all(tensors, 3);
 }
 
+/* --- threads ------------------------------------------------------------------------------ */
+
+/* Each norm's result and gradients (input, weight, bias) on F32 inputs large enough for the
+ * threaded paths, computed with `threads` threads: 3 norms x 4 tensors into results. */
+static void run_norms(int threads, ampc_tensor *const *inputs, const ampc_tensor *upstream,
+                      ampc_tensor **results)
+{
+    int previous = ampc_num_threads();
+    assert_int_equal(ampc_set_num_threads(threads), AMPC_OK);
+    for (int norm = 0; norm < 3; norm++) {
+        for (int i = 0; i < 3; i++) ampc_tensor_zero_grad(inputs[i], true);
+        ampc_tensor *out = norm == 0   ? ampc_batch_norm(inputs[0], NULL, NULL, inputs[1],
+                                                         inputs[2], true, 0.1, 1e-5)
+                           : norm == 1 ? ampc_group_norm(inputs[0], 5, inputs[1], inputs[2],
+                                                         1e-5)
+                                       : ampc_layer_norm(inputs[0], 2, NULL, NULL, 1e-5);
+        assert_non_null(out);
+        assert_int_equal(ampc_backward(out, upstream, false), AMPC_OK);
+        results[4 * norm] = out;
+        for (int i = 0; i < 3; i++) {
+            const ampc_tensor *grad = ampc_tensor_grad(inputs[i]);
+            results[4 * norm + 1 + i] = grad ? ampc_tensor_clone(grad) : NULL;
+        }
+    }
+    assert_int_equal(ampc_set_num_threads(previous), AMPC_OK);
+}
+
+static void test_norm_results_are_bitwise_the_same_for_any_thread_count(void **state)
+{
+    (void)state;
+    int64_t shape[] = {8, 70, 9, 10}, channels = 70;
+    ampc_tensor *inputs[3] = {gradcheck_uniform(34, 4, shape, -2, 2, false),
+                              gradcheck_uniform(35, 1, &channels, 0.5, 1.5, false),
+                              gradcheck_uniform(36, 1, &channels, -1, 1, false)};
+    for (int i = 0; i < 3; i++) {
+        ampc_tensor *f32 = ampc_tensor_cast(inputs[i], AMPC_F32);
+        ampc_tensor_free(inputs[i]);
+        inputs[i] = f32;
+        assert_int_equal(ampc_tensor_set_requires_grad(inputs[i], true), AMPC_OK);
+    }
+    ampc_tensor *upstream = gradcheck_uniform(37, 4, shape, -1, 1, false);
+    ampc_tensor *serial[12], *threaded[12];
+    run_norms(1, inputs, upstream, serial);
+    run_norms(3, inputs, upstream, threaded);
+    for (int i = 0; i < 12; i++) {
+        assert_true((serial[i] == NULL) == (threaded[i] == NULL));
+        if (!serial[i]) continue;
+        assert_int_equal(ampc_tensor_nbytes(serial[i]), ampc_tensor_nbytes(threaded[i]));
+        if (memcmp(ampc_tensor_data(serial[i]), ampc_tensor_data(threaded[i]),
+                   ampc_tensor_nbytes(serial[i])) != 0)
+            fail_msg("result %d (norm %d) differs between 1 and 3 threads", i, i / 4);
+    }
+    free_all(serial, 12);
+    free_all(threaded, 12);
+    free_all(inputs, 3);
+    ampc_tensor_free(upstream);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -653,6 +712,7 @@ int main(void)
         cmocka_unit_test(test_group_norm_gradients_with_1_2_and_c_groups),
         cmocka_unit_test(test_group_norm_forward_matches_a_float64_formula),
         cmocka_unit_test(test_group_norm_rejects_bad_arguments),
+        cmocka_unit_test(test_norm_results_are_bitwise_the_same_for_any_thread_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
