@@ -36,7 +36,7 @@ extern "C" {
  *       running = (1 - momentum) * running + momentum * batch statistic,
  *   with the UNBIASED batch variance for running_var, as PyTorch does.
  * eval: mean_c and var_c are running_mean and running_var (both required).
- * Gradients flow to input, weight and bias. eps > 0 (finite), momentum finite. */
+ * Gradients flow to input, weight and bias. eps finite and >= 0, momentum finite. */
 AMPC_API ampc_tensor *ampc_batch_norm(const ampc_tensor *input, ampc_tensor *running_mean,
                                       ampc_tensor *running_var, const ampc_tensor *weight,
                                       const ampc_tensor *bias, bool training, double momentum,

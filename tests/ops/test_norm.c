@@ -693,6 +693,53 @@ static void test_norm_results_are_bitwise_the_same_for_any_thread_count(void **s
     ampc_tensor_free(upstream);
 }
 
+/* --- memory ------------------------------------------------------------------------------- */
+
+/* The whole family in per-step arenas (embedding -> layer_norm -> dropout -> batch_norm with
+ * heap running statistics -> group_norm, forward and backward): the arena stops growing after
+ * the first step and nothing outside it is left behind. */
+static void test_family_steps_in_an_arena_keep_memory_flat(void **state)
+{
+    (void)state;
+    int64_t table_shape[] = {10, 6}, index_shape[] = {4, 3}, channels = 3, six = 6;
+    ampc_tensor *table = gradcheck_uniform(38, 2, table_shape, -1, 1, true);
+    ampc_tensor *ln_weight = gradcheck_uniform(39, 1, &six, 0.5, 1.5, true);
+    ampc_tensor *bn_weight = gradcheck_uniform(40, 1, &channels, 0.5, 1.5, true);
+    ampc_tensor *running_mean = ampc_tensor_zeros(AMPC_F32, 1, &channels);
+    ampc_tensor *running_var = ampc_tensor_ones(AMPC_F32, 1, &channels);
+    ampc_tensor *indices = ampc_tensor_empty(AMPC_I64, 2, index_shape);
+    for (int k = 0; k < 12; k++) ((int64_t *)ampc_tensor_data(indices))[k] = (k * 7) % 10;
+    ampc_generator *generator = ampc_generator_new(5);
+    ampc_arena *arena = ampc_arena_new();
+    size_t capacity = 0, other = 0;
+    for (int step = 0; step < 50; step++) {
+        assert_int_equal(ampc_arena_enter(arena), AMPC_OK);
+        ampc_tensor *rows = ampc_embedding(indices, table, 0);
+        ampc_tensor *normed = ampc_layer_norm(rows, 1, ln_weight, NULL, 1e-5);
+        ampc_tensor *dropped = ampc_dropout(normed, 0.2, true, generator);
+        ampc_tensor *batch = ampc_batch_norm(dropped, running_mean, running_var, bn_weight,
+                                             NULL, true, 0.1, 1e-5);
+        ampc_tensor *out = ampc_group_norm(batch, 3, NULL, NULL, 1e-5);
+        assert_non_null(out);
+        ampc_tensor *upstream = ampc_tensor_ones(AMPC_F64, 3, (int64_t[]){4, 3, 6});
+        assert_int_equal(ampc_backward(out, upstream, false), AMPC_OK);
+        assert_int_equal(ampc_arena_leave(arena), AMPC_OK);
+        assert_int_equal(ampc_arena_reset(arena), AMPC_OK);
+        if (step == 0) {
+            capacity = ampc_arena_capacity(arena);
+            other = live_bytes(AMPC_MEMORY_OTHER);
+        }
+    }
+    assert_int_equal(ampc_arena_capacity(arena), capacity);
+    assert_int_equal(live_bytes(AMPC_MEMORY_OTHER), other);
+    assert_int_equal(live_bytes(AMPC_MEMORY_ACTIVATIONS), 0);
+    assert_non_null(ampc_tensor_grad(table));
+    ampc_arena_free(arena);
+    ampc_generator_free(generator);
+    ampc_tensor *tensors[] = {table, ln_weight, bn_weight, running_mean, running_var, indices};
+    free_all(tensors, 6);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -713,6 +760,7 @@ int main(void)
         cmocka_unit_test(test_group_norm_forward_matches_a_float64_formula),
         cmocka_unit_test(test_group_norm_rejects_bad_arguments),
         cmocka_unit_test(test_norm_results_are_bitwise_the_same_for_any_thread_count),
+        cmocka_unit_test(test_family_steps_in_an_arena_keep_memory_flat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
