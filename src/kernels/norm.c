@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stddef.h>
 
 /* Below this many elements a kernel stays on the calling thread. */
 #define NORM_PARALLEL_MIN_ELEMENTS ((int64_t)1 << 15)

@@ -68,6 +68,16 @@ void NORM_NAME(norm_apply)(const norm_layout *layout, const real *inp, const rea
         int64_t o = row / groups_per_row, k = row % groups_per_row;
         int64_t group = layout->groups_per_outer ? o * layout->groups_per_outer + k : k;
         real m = mean[group], r = rstd[group];
+        if (inner == 1) {
+            /* layer_norm's rows: weight and bias vary along the row, which then vectorises. */
+            int64_t start = norm_block_start(layout, o, k * cpg);
+            const real *x = inp + start, *w = weight ? weight + k * cpg : NULL;
+            const real *b = bias ? bias + k * cpg : NULL;
+            real *y = out + start;
+            for (int64_t c = 0; c < cpg; c++)
+                y[c] = (x[c] - m) * r * (w ? w[c] : 1) + (b ? b[c] : 0);
+            continue;
+        }
         for (int64_t c = k * cpg; c < (k + 1) * cpg; c++) {
             real w = weight ? weight[c] : 1, b = bias ? bias[c] : 0;
             int64_t start = norm_block_start(layout, o, c);

@@ -163,6 +163,25 @@ ampc_status norm_batch_statistics(const char *function, const norm_operands *ope
 
 /* --- backward ---------------------------------------------------------------------------- */
 
+/* Hands the computed gradients (NULL where not needed) to dinputs, each converted to its
+ * input's dtype; consumes them all, and on failure leaves dinputs empty. */
+static ampc_status gradients_to_input_dtypes(const ampc_node *node, ampc_tensor **computed,
+                                             ampc_tensor **dinputs)
+{
+    bool converted = true;
+    for (int i = 0; i < INPUT_COUNT; i++) {
+        if (!computed[i]) continue;
+        dinputs[i] = ampc_from_compute(__func__, computed[i], ampc_node_input_dtype(node, i));
+        converted = converted && dinputs[i];
+    }
+    if (converted) return AMPC_OK;
+    for (int i = 0; i < INPUT_COUNT; i++) {
+        ampc_tensor_free(dinputs[i]);
+        dinputs[i] = NULL;
+    }
+    return ampc_error_status() != AMPC_OK ? ampc_error_status() : AMPC_ERR_OUT_OF_MEMORY;
+}
+
 /* The gradient of every norm: input's through the kernels' formula, weight's and bias's as
  * per-channel sums. Computes in the forward's compute dtype (the saved mean's). */
 static ampc_status norm_backward(const ampc_node *node, const ampc_tensor *dout,
@@ -213,19 +232,7 @@ static ampc_status norm_backward(const ampc_node *node, const ampc_tensor *dout,
         ampc_tensor_free(dbias);
         return ampc_error_status() != AMPC_OK ? ampc_error_status() : AMPC_ERR_OUT_OF_MEMORY;
     }
-    ampc_tensor *grads[INPUT_COUNT] = {dinp, dweight, dbias};
-    bool converted = true;
-    for (int i = 0; i < INPUT_COUNT; i++) {
-        if (!grads[i]) continue;
-        dinputs[i] = ampc_from_compute(__func__, grads[i], ampc_node_input_dtype(node, i));
-        converted = converted && dinputs[i];
-    }
-    if (converted) return AMPC_OK;
-    for (int i = 0; i < INPUT_COUNT; i++) {
-        ampc_tensor_free(dinputs[i]);
-        dinputs[i] = NULL;
-    }
-    return ampc_error_status() != AMPC_OK ? ampc_error_status() : AMPC_ERR_OUT_OF_MEMORY;
+    return gradients_to_input_dtypes(node, (ampc_tensor *[]){dinp, dweight, dbias}, dinputs);
 }
 
 static ampc_status record_norm(const char *function, const char *name, ampc_tensor *out,
