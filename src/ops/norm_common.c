@@ -157,7 +157,7 @@ ampc_status norm_batch_statistics(const char *function, const norm_operands *ope
     }
     if (!empty)
         run_statistics(operands->compute, layout, ampc_tensor_data(operands->input), eps,
-                   ampc_tensor_data(*mean), ampc_tensor_data(*rstd), var);
+                       ampc_tensor_data(*mean), ampc_tensor_data(*rstd), var);
     return AMPC_OK;
 }
 
