@@ -603,7 +603,7 @@ static void test_group_norm_forward_matches_a_float64_formula(void **state)
     free_all(copies, 3);
 }
 
-static void test_group_norm_rejects_bad_arguments(void **state)
+static void test_group_norm_rejects_bad_arguments_and_allows_empty_inputs(void **state)
 {
     (void)state;
     int64_t shape[] = {2, 4, 3}, four = 4, three = 3;
@@ -623,6 +623,19 @@ static void test_group_norm_rejects_bad_arguments(void **state)
     expect_error(AMPC_ERR_INVALID_ARGUMENT, "bias has shape [3]; expected [4]");
     assert_null(ampc_group_norm(w4, 2, NULL, NULL, 1e-5));
     expect_error(AMPC_ERR_INVALID_ARGUMENT, "input has 1 dims; expected (N, C, ...)");
+    /* No samples, or no channels: an empty result, and an empty (or zero) gradient. */
+    const int64_t empty_shapes[2][3] = {{0, 4, 3}, {2, 0, 3}};
+    for (int which = 0; which < 2; which++) {
+        ampc_tensor *empty = ampc_tensor_zeros(AMPC_F32, 3, empty_shapes[which]);
+        assert_int_equal(ampc_tensor_set_requires_grad(empty, true), AMPC_OK);
+        ampc_tensor *out = ampc_group_norm(empty, which ? 1 : 2, which ? NULL : w4, NULL, 1e-5);
+        assert_non_null(out);
+        assert_int_equal(ampc_tensor_numel(out), 0);
+        ampc_tensor *upstream = ampc_tensor_zeros(AMPC_F32, 3, empty_shapes[which]);
+        assert_int_equal(ampc_backward(out, upstream, false), AMPC_OK);
+        ampc_tensor *done[] = {empty, out, upstream};
+        free_all(done, 3);
+    }
     ampc_tensor *tensors[] = {input, w3, w4};
     free_all(tensors, 3);
 }
@@ -750,7 +763,7 @@ int main(void)
         cmocka_unit_test(test_layer_norm_rejects_bad_arguments),
         cmocka_unit_test(test_group_norm_gradients_with_1_2_and_c_groups),
         cmocka_unit_test(test_group_norm_forward_matches_a_float64_formula),
-        cmocka_unit_test(test_group_norm_rejects_bad_arguments),
+        cmocka_unit_test(test_group_norm_rejects_bad_arguments_and_allows_empty_inputs),
         cmocka_unit_test(test_norm_results_are_bitwise_the_same_for_any_thread_count),
         cmocka_unit_test(test_family_steps_in_an_arena_keep_memory_flat),
     };
