@@ -9,6 +9,10 @@
 #include <ampc/export.h>
 #include <ampc/gemm.h>
 #include <ampc/memory.h>
+#include <ampc/ops_linalg.h>
+#include <ampc/ops_loss.h>
+#include <ampc/ops_reduce.h>
+#include <ampc/ops_shape.h>
 #include <ampc/random.h>
 #include <ampc/tensor.h>
 

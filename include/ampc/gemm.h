@@ -43,11 +43,11 @@ extern "C" {
 #endif
 
 /* Append-only. */
-typedef enum ampc_transpose {
+typedef enum ampc_gemm_transpose {
     AMPC_TRANSPOSE_NONE, /* op(X) = X */
     AMPC_TRANSPOSE,      /* op(X) = X^T */
     AMPC_TRANSPOSE_COUNT
-} ampc_transpose;
+} ampc_gemm_transpose;
 
 /* Append-only. */
 typedef enum ampc_activation {
@@ -79,8 +79,8 @@ typedef struct ampc_gemm_output {
 typedef struct ampc_gemm_packed ampc_gemm_packed;
 
 typedef struct ampc_gemm_desc {
-    ampc_transpose transpose_a;
-    ampc_transpose transpose_b;
+    ampc_gemm_transpose transpose_a;
+    ampc_gemm_transpose transpose_b;
     int64_t m, n, k;
     int64_t batch; /* 0 or 1: a single product */
     double alpha;
@@ -105,7 +105,7 @@ AMPC_API ampc_status ampc_gemm(const ampc_gemm_desc *desc);
 /* Packs op(B) (k x n of dtype, one matrix; b is stored k x n, or n x k when transposed, rows
  * leading_dim apart) into the layout the active kernel reads (F32/F64: a contiguous copy).
  * NULL with a message on a bad argument or when out of memory. */
-AMPC_API ampc_gemm_packed *ampc_gemm_pack_b(ampc_dtype dtype, ampc_transpose transpose_b,
+AMPC_API ampc_gemm_packed *ampc_gemm_pack_b(ampc_dtype dtype, ampc_gemm_transpose transpose_b,
                                             int64_t k, int64_t n, const void *b,
                                             int64_t leading_dim);
 AMPC_API void ampc_gemm_packed_free(ampc_gemm_packed *packed);

@@ -194,7 +194,7 @@ static void *pack_panels(ampc_gemm_packed *packed, const void *b, int64_t leadin
     return data;
 }
 
-ampc_gemm_packed *ampc_gemm_pack_b_with(ampc_dtype dtype, ampc_transpose transpose_b,
+ampc_gemm_packed *ampc_gemm_pack_b_with(ampc_dtype dtype, ampc_gemm_transpose transpose_b,
                                         int64_t k, int64_t n, const void *b,
                                         int64_t leading_dim, const ampc_gemm_kernel *kernel)
 {
@@ -222,7 +222,7 @@ ampc_gemm_packed *ampc_gemm_pack_b_with(ampc_dtype dtype, ampc_transpose transpo
     return packed;
 }
 
-ampc_gemm_packed *ampc_gemm_pack_b(ampc_dtype dtype, ampc_transpose transpose_b, int64_t k,
+ampc_gemm_packed *ampc_gemm_pack_b(ampc_dtype dtype, ampc_gemm_transpose transpose_b, int64_t k,
                                    int64_t n, const void *b, int64_t leading_dim)
 {
     return ampc_gemm_pack_b_with(dtype, transpose_b, k, n, b, leading_dim, NULL);

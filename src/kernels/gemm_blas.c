@@ -54,7 +54,7 @@ bool ampc_gemm_blas_core_is_generic(void)
     return false;
 }
 
-static enum CBLAS_TRANSPOSE cblas_transpose(ampc_transpose transpose)
+static enum CBLAS_TRANSPOSE cblas_transpose(ampc_gemm_transpose transpose)
 {
     return transpose == AMPC_TRANSPOSE ? CblasTrans : CblasNoTrans;
 }

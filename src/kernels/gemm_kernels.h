@@ -215,7 +215,7 @@ void ampc_gemm_epilogue_rows(const ampc_gemm_rows *rows, const ampc_gemm_epilogu
 /* What ampc_gemm_pack_b made. */
 struct ampc_gemm_packed {
     ampc_dtype dtype;
-    ampc_transpose transpose_b;
+    ampc_gemm_transpose transpose_b;
     int64_t k, n;
     /* F16/BF16: the kernel it was packed for (ampc_gemm_same_b_layout says who else can read
      * it); data as ampc_gemm_packed_b_offset says. F32/F64: NULL; data is a copy of B as
@@ -237,7 +237,7 @@ typedef struct ampc_gemm_options {
  * ampc_num_threads(), NULL }). A kernel must suit the input dtype and the CPU. */
 ampc_status ampc_gemm_with(const ampc_gemm_desc *desc, const ampc_gemm_options *options);
 /* ampc_gemm_pack_b for a given kernel (NULL: the dispatched one). */
-ampc_gemm_packed *ampc_gemm_pack_b_with(ampc_dtype dtype, ampc_transpose transpose_b,
+ampc_gemm_packed *ampc_gemm_pack_b_with(ampc_dtype dtype, ampc_gemm_transpose transpose_b,
                                         int64_t k, int64_t n, const void *b,
                                         int64_t leading_dim, const ampc_gemm_kernel *kernel);
 
@@ -246,7 +246,7 @@ ampc_gemm_packed *ampc_gemm_pack_b_with(ampc_dtype dtype, ampc_transpose transpo
 ampc_status ampc_gemm_validate(const char *function, const ampc_gemm_desc *desc,
                                const ampc_gemm_kernel *kernel);
 ampc_status ampc_gemm_validate_pack_b(const char *function, ampc_dtype dtype,
-                                      ampc_transpose transpose_b, int64_t k, int64_t n,
+                                      ampc_gemm_transpose transpose_b, int64_t k, int64_t n,
                                       const void *b, int64_t leading_dim);
 
 /* The two paths, for a validated desc with m, n > 0. */

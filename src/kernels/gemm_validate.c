@@ -9,7 +9,7 @@
 #include "kernels/gemm_kernels.h"
 
 static ampc_status check_transpose(const char *function, const char *field,
-                                   ampc_transpose transpose)
+                                   ampc_gemm_transpose transpose)
 {
     if ((unsigned)transpose < AMPC_TRANSPOSE_COUNT) return AMPC_OK;
     return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
@@ -241,7 +241,7 @@ ampc_status ampc_gemm_validate(const char *function, const ampc_gemm_desc *desc,
 }
 
 ampc_status ampc_gemm_validate_pack_b(const char *function, ampc_dtype dtype,
-                                      ampc_transpose transpose_b, int64_t k, int64_t n,
+                                      ampc_gemm_transpose transpose_b, int64_t k, int64_t n,
                                       const void *b, int64_t leading_dim)
 {
     ampc_status status = check_input_dtype(function, "dtype", dtype);

@@ -153,7 +153,7 @@ static inline ampc_gemm_output output_of(test_matrix *x)
 
 typedef struct gemm_case {
     ampc_dtype dtype, c_dtype;
-    ampc_transpose transpose_a, transpose_b;
+    ampc_gemm_transpose transpose_a, transpose_b;
     int64_t m, n, k, batch;
     double alpha, beta;
     bool bias;

@@ -34,8 +34,8 @@ static ampc_dtype c_dtype_for(ampc_dtype input, unsigned i)
 static gemm_case plain_case(ampc_dtype dtype, int transposes, int64_t m, int64_t n, int64_t k)
 {
     return (gemm_case){.dtype = dtype, .c_dtype = dtype == AMPC_F64 ? AMPC_F64 : AMPC_F32,
-                       .transpose_a = (ampc_transpose)(transposes >> 1),
-                       .transpose_b = (ampc_transpose)(transposes & 1), .m = m, .n = n, .k = k,
+                       .transpose_a = (ampc_gemm_transpose)(transposes >> 1),
+                       .transpose_b = (ampc_gemm_transpose)(transposes & 1), .m = m, .n = n, .k = k,
                        .batch = 1, .alpha = 1, .beta = 0, .activation = AMPC_ACTIVATION_NONE};
 }
 
@@ -148,7 +148,7 @@ static void test_every_c_dtype_bias_and_activation(void **state)
 /* ---- special values ---- */
 
 /* Sets op(X)[row][column] of the first matrix. */
-static void set_op(test_matrix *x, ampc_transpose transpose, int64_t row, int64_t column,
+static void set_op(test_matrix *x, ampc_gemm_transpose transpose, int64_t row, int64_t column,
                    double value)
 {
     if (transpose == AMPC_TRANSPOSE) matrix_set(x, 0, column, row, value);

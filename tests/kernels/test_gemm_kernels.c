@@ -36,8 +36,8 @@ static void check_kernel_on_shapes(const ampc_gemm_kernel *kernel, ampc_dtype dt
 {
     for (size_t s = 0; s < SHAPES; s++) {
         gemm_case tc = {.dtype = dtype, .c_dtype = AMPC_F32,
-                        .transpose_a = (ampc_transpose)(s % 2),
-                        .transpose_b = (ampc_transpose)(s / 2 % 2), .m = shapes[s][0],
+                        .transpose_a = (ampc_gemm_transpose)(s % 2),
+                        .transpose_b = (ampc_gemm_transpose)(s / 2 % 2), .m = shapes[s][0],
                         .n = shapes[s][1], .k = shapes[s][2], .batch = 1, .alpha = 1,
                         .beta = s % 3 ? 0.0 : 1.0, .column_gap = (int64_t)s % 3,
                         .seed = 77u + (uint32_t)s};
@@ -84,7 +84,7 @@ static void test_sibling_kernels_give_the_reference_bits(void **state)
         if (!runs_here(kernels[i]) || kernels[i]->packing != AMPC_GEMM_PACK_F32) continue;
         for (size_t s = 0; s < sizeof cases / sizeof *cases; s++) {
             gemm_case tc = {.dtype = AMPC_BF16, .c_dtype = AMPC_F32,
-                            .transpose_a = (ampc_transpose)(s % 2),
+                            .transpose_a = (ampc_gemm_transpose)(s % 2),
                             .transpose_b = AMPC_TRANSPOSE, .m = cases[s][0], .n = cases[s][1],
                             .k = cases[s][2], .batch = 1, .alpha = 1, .seed = 91u + (uint32_t)s};
             ampc_gemm_options fast = {2, kernels[i], false};

@@ -57,10 +57,10 @@ static void test_invalid_enums(void **state)
 {
     (void)state;
     ampc_gemm_desc desc = valid_desc();
-    desc.transpose_a = (ampc_transpose)7;
+    desc.transpose_a = (ampc_gemm_transpose)7;
     expect_failure(&desc, AMPC_ERR_INVALID_ARGUMENT, "transpose_a is 7", "AMPC_TRANSPOSE (1)");
     desc = valid_desc();
-    desc.transpose_b = (ampc_transpose)-1;
+    desc.transpose_b = (ampc_gemm_transpose)-1;
     expect_failure(&desc, AMPC_ERR_INVALID_ARGUMENT, "transpose_b is -1", NULL);
     desc = valid_desc();
     desc.activation = AMPC_ACTIVATION_COUNT;
@@ -229,7 +229,7 @@ static void test_pack_b_rejects_bad_arguments(void **state)
     assert_null(ampc_gemm_pack_b(AMPC_F16, AMPC_TRANSPOSE, 4, 3, half_b, 3));
     assert_non_null(strstr(ampc_error_message(), "leading_dim is 3; expected >= 4"));
     ampc_error_clear();
-    assert_null(ampc_gemm_pack_b(AMPC_BF16, (ampc_transpose)2, 4, 3, half_b, 3));
+    assert_null(ampc_gemm_pack_b(AMPC_BF16, (ampc_gemm_transpose)2, 4, 3, half_b, 3));
     assert_non_null(strstr(ampc_error_message(), "transpose_b is 2"));
     ampc_error_clear();
     assert_null(ampc_gemm_pack_b(AMPC_BF16, AMPC_TRANSPOSE_NONE, -4, 3, half_b, 3));
