@@ -216,6 +216,15 @@ ampc_status ampc_autograd_record(const char *function, ampc_tensor *output,
     return status;
 }
 
+ampc_tensor *ampc_autograd_output(const char *function, ampc_tensor *output,
+                                  const ampc_op_record *record)
+{
+    if (!output) return NULL;
+    if (ampc_autograd_record(function, output, record) == AMPC_OK) return output;
+    ampc_tensor_free(output);
+    return NULL;
+}
+
 /* --- reading a node ------------------------------------------------------------------------ */
 
 const ampc_tensor *ampc_node_saved(const ampc_node *node, int index)

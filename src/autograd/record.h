@@ -11,11 +11,7 @@
  *         ampc_op_record record = {.name = "mul", .backward = mul_backward,
  *                                  .num_inputs = 2, .inputs = inputs,
  *                                  .num_saved = 2, .saved = inputs};
- *         if (ampc_autograd_record(__func__, out, &record) != AMPC_OK) {
- *             ampc_tensor_free(out);
- *             return NULL;
- *         }
- *         return out;
+ *         return ampc_autograd_output(__func__, out, &record);
  *     }
  *
  * and its backward:
@@ -71,6 +67,11 @@ bool ampc_autograd_should_record(int num_inputs, const ampc_tensor *const *input
  * then the caller frees output and returns NULL. */
 ampc_status ampc_autograd_record(const char *function, ampc_tensor *output,
                                  const ampc_op_record *record);
+
+/* ampc_autograd_record, for an op's last line: returns output, or frees it and returns NULL
+ * when recording failed (`return ampc_autograd_output(__func__, out, &record);`). */
+ampc_tensor *ampc_autograd_output(const char *function, ampc_tensor *output,
+                                  const ampc_op_record *record);
 
 /* --- reading a node, inside a backward function ------------------------------------------- */
 /* The index-th saved tensor (NULL if NULL was saved). */

@@ -24,9 +24,5 @@ ampc_tensor *ampc_cast(const ampc_tensor *tensor, ampc_dtype dtype)
     const ampc_tensor *inputs[] = {tensor};
     ampc_op_record record = {.name = "cast", .backward = cast_backward, .num_inputs = 1,
                              .inputs = inputs};
-    if (ampc_autograd_record(__func__, out, &record) != AMPC_OK) {
-        ampc_tensor_free(out);
-        return NULL;
-    }
-    return out;
+    return ampc_autograd_output(__func__, out, &record);
 }

@@ -415,11 +415,7 @@ static ampc_tensor *convolution(const char *function, const char *name, const am
                              .saved = inputs,
                              .params = &params,
                              .params_size = sizeof params};
-    if (ampc_autograd_record(function, out, &record) != AMPC_OK) {
-        ampc_tensor_free(out);
-        return NULL;
-    }
-    return out;
+    return ampc_autograd_output(function, out, &record);
 }
 
 ampc_tensor *ampc_conv2d(const ampc_tensor *input, const ampc_tensor *weight,

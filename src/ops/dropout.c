@@ -110,10 +110,7 @@ ampc_tensor *ampc_dropout(const ampc_tensor *input, double p, bool training,
                                  .num_inputs = 1, .inputs = inputs, .num_saved = 1,
                                  .saved = saved, .params = &params,
                                  .params_size = sizeof params};
-        if (ampc_autograd_record(__func__, out, &record) != AMPC_OK) {
-            ampc_tensor_free(out);
-            out = NULL;
-        }
+        out = ampc_autograd_output(__func__, out, &record);
     }
     ampc_tensor_free(mask);
     return out;

@@ -177,10 +177,7 @@ ampc_tensor *ampc_embedding(const ampc_tensor *indices, const ampc_tensor *weigh
     ampc_op_record record = {.name = "embedding", .backward = embedding_backward,
                              .num_inputs = 1, .inputs = inputs, .num_saved = 1,
                              .saved = saved, .params = &params, .params_size = sizeof params};
-    if (ampc_autograd_record(__func__, out, &record) != AMPC_OK) {
-        ampc_tensor_free(out);
-        out = NULL;
-    }
+    out = ampc_autograd_output(__func__, out, &record);
     ampc_tensor_free(index);
     return out;
 }

@@ -45,7 +45,7 @@ static ampc_tensor *record_class_loss(const char *function, const char *name,
                              .saved = saved,
                              .params = params,
                              .params_size = sizeof *params};
-    return reduce_record_result(function, out, &record);
+    return ampc_autograd_output(function, out, &record);
 }
 
 /* --- cross_entropy ------------------------------------------------------------------------- */

@@ -174,7 +174,7 @@ static ampc_tensor *pointwise_run(const char *function, pointwise_loss loss,
                              .saved = inputs,
                              .params = &params,
                              .params_size = sizeof params};
-    return reduce_record_result(function, out, &record);
+    return ampc_autograd_output(function, out, &record);
 }
 
 ampc_tensor *ampc_mse_loss(const ampc_tensor *input, const ampc_tensor *target,

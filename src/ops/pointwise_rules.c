@@ -51,9 +51,5 @@ ampc_tensor *ampc_pointwise_forward(const char *function, const ampc_pointwise_c
                              .num_inputs = rules->num_inputs, .inputs = inputs,
                              .num_saved = num_saved, .saved = saved,
                              .params = &params, .params_size = sizeof params};
-    if (ampc_autograd_record(function, out, &record) != AMPC_OK) {
-        ampc_tensor_free(out);
-        return NULL;
-    }
-    return out;
+    return ampc_autograd_output(function, out, &record);
 }

@@ -178,11 +178,7 @@ static ampc_tensor *pool(const char *function, const char *name, const ampc_tens
                              .saved = inputs,
                              .params = &params,
                              .params_size = sizeof params};
-    if (ampc_autograd_record(function, out, &record) != AMPC_OK) {
-        ampc_tensor_free(out);
-        return NULL;
-    }
-    return out;
+    return ampc_autograd_output(function, out, &record);
 }
 
 ampc_tensor *ampc_max_pool2d(const ampc_tensor *input, const ampc_pool2d_options *options)

@@ -120,7 +120,7 @@ static ampc_tensor *reduce_forward(const char *function, const reduce_params *pa
                              .saved = saves ? saved : NULL,
                              .params = params,
                              .params_size = sizeof *params};
-    return reduce_record_result(function, out, &record);
+    return ampc_autograd_output(function, out, &record);
 }
 
 /* dx in layout order for one op, all tensors in the compute dtype. */

@@ -155,12 +155,3 @@ ampc_status reduce_run(const char *function, reduce_kind kind, ampc_tensor *out,
     ampc_tensor_free(workspace);
     return AMPC_OK;
 }
-
-ampc_tensor *reduce_record_result(const char *function, ampc_tensor *output,
-                                  const ampc_op_record *record)
-{
-    if (!output) return NULL;
-    if (ampc_autograd_record(function, output, record) == AMPC_OK) return output;
-    ampc_tensor_free(output);
-    return NULL;
-}

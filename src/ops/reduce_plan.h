@@ -60,9 +60,4 @@ ampc_status reduce_run(const char *function, reduce_kind kind, ampc_tensor *out,
                        const ampc_tensor *x, const ampc_tensor *center, int64_t outer,
                        int64_t size, int64_t inner);
 
-/* ampc_autograd_record for a family op's new output: returns output, or frees it and
- * returns NULL when recording fails (out of memory). NULL output propagates. */
-ampc_tensor *reduce_record_result(const char *function, ampc_tensor *output,
-                                  const ampc_op_record *record);
-
 #endif

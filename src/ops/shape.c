@@ -47,11 +47,7 @@ static ampc_tensor *record_unary(const char *function, const char *layer, ampc_t
     const ampc_tensor *inputs[] = {a};
     ampc_op_record record = {.name = name, .backward = backward, .num_inputs = 1,
                              .inputs = inputs, .params = params, .params_size = params_size};
-    if (ampc_autograd_record(function, out, &record) != AMPC_OK) {
-        ampc_tensor_free(out);
-        return NULL;
-    }
-    return out;
+    return ampc_autograd_output(function, out, &record);
 }
 
 /* --- reshape, view, flatten: the gradient is dout with the input's shape --------------- */

@@ -73,7 +73,7 @@ static ampc_tensor *softmax_run(const char *function, const ampc_tensor *a, int 
                              .saved = saved,
                              .params = &params,
                              .params_size = sizeof params};
-    return reduce_record_result(function, out, &record);
+    return ampc_autograd_output(function, out, &record);
 }
 
 ampc_tensor *ampc_softmax(const ampc_tensor *a, int dim)

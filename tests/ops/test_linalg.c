@@ -22,12 +22,8 @@
 static void check_op(const char *name, gradcheck_op op, const void *context, int num_inputs,
                      ampc_tensor *const *inputs)
 {
-    gradcheck_case check = {.name = name, .op = op, .context = context,
-                            .num_inputs = num_inputs, .inputs = inputs};
-    gradcheck_assert(&check);
-    const ampc_dtype dtypes[] = {AMPC_F32, AMPC_F16, AMPC_BF16};
-    for (int which = 0; which < 3; which++)
-        dtype_check_assert(&check, dtypes[which], dtype_tolerance_default(dtypes[which]));
+    gradcheck_all_dtypes_assert(&(gradcheck_case){.name = name, .op = op, .context = context,
+                                                  .num_inputs = num_inputs, .inputs = inputs});
 }
 
 static ampc_tensor *matmul_op(ampc_tensor *const *inputs, const void *context)

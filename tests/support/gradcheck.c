@@ -235,6 +235,14 @@ dtype_tolerance dtype_tolerance_default(ampc_dtype dtype)
     }
 }
 
+void gradcheck_all_dtypes_assert(const gradcheck_case *check)
+{
+    gradcheck_assert(check);
+    const ampc_dtype dtypes[] = {AMPC_F32, AMPC_F16, AMPC_BF16};
+    for (int which = 0; which < 3; which++)
+        dtype_check_assert(check, dtypes[which], dtype_tolerance_default(dtypes[which]));
+}
+
 /* --- inputs ------------------------------------------------------------------------------- */
 
 ampc_tensor *gradcheck_uniform(uint64_t seed, int ndim, const int64_t *shape, double low,

@@ -51,6 +51,10 @@ void dtype_check_assert(const gradcheck_case *check, ampc_dtype dtype,
  * chains (norms, convs, losses) pass their own. */
 dtype_tolerance dtype_tolerance_default(ampc_dtype dtype);
 
+/* gradcheck_assert, then dtype_check_assert for F32, F16 and BF16 at the default tolerances:
+ * the whole proof for an op computed in fp32 and rounded once. */
+void gradcheck_all_dtypes_assert(const gradcheck_case *check);
+
 /* A new F64 tensor of uniform [low, high) values from a fixed-seed generator (seed picks
  * the stream), optionally requiring grad. */
 ampc_tensor *gradcheck_uniform(uint64_t seed, int ndim, const int64_t *shape, double low,
