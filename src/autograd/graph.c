@@ -340,13 +340,34 @@ ampc_status ampc_tensor_zero_grad(ampc_tensor *tensor, bool set_to_none)
     if (!tensor) return ampc_fail_null(__func__, "tensor");
     ampc_tensor *grad = ampc_tensor_grad(tensor);
     if (!grad) return AMPC_OK;
-    if (set_to_none) {
+    if (set_to_none && !tensor->grad_node->grad_pinned) {
         ampc_tensor_free(grad);
         tensor->grad_node->grad = NULL;
         return AMPC_OK;
     }
     /* All-zero bits are +0 in every float dtype; leaf gradients are contiguous. */
     memset(ampc_tensor_data(grad), 0, ampc_tensor_nbytes(grad));
+    return AMPC_OK;
+}
+
+ampc_status ampc_autograd_pin_grad(const char *function, ampc_tensor *leaf, ampc_tensor *grad)
+{
+    ampc_node *node = leaf->grad_node;
+    AMPC_ASSERT(node && ampc_node_is_leaf(node));
+    AMPC_ASSERT(grad->dtype == leaf->dtype && grad->ndim == leaf->ndim);
+    AMPC_ASSERT(ampc_layout_is_contiguous(grad->ndim, grad->shape, grad->strides));
+    if (node->grad) {
+        ampc_status status = ampc_tensor_copy(grad, node->grad);
+        if (status != AMPC_OK) {
+            ampc_tensor_free(grad);
+            return ampc_fail(status, function, "could not move the existing gradient");
+        }
+        ampc_tensor_free(node->grad);
+    } else {
+        memset(ampc_tensor_data(grad), 0, ampc_tensor_nbytes(grad));
+    }
+    node->grad = grad;
+    node->grad_pinned = true;
     return AMPC_OK;
 }
 

@@ -44,6 +44,7 @@ struct ampc_node {
     int64_t shape[AMPC_MAX_DIMS];
 
     ampc_tensor *grad;         /* leaf: the accumulated gradient */
+    bool grad_pinned;          /* leaf: grad is a view into a gradient block; never dropped */
     ampc_tensor *pending_grad; /* op: gradient summed so far in the running backward pass */
 
     int num_inputs;

@@ -73,6 +73,12 @@ ampc_status ampc_autograd_record(const char *function, ampc_tensor *output,
 ampc_tensor *ampc_autograd_output(const char *function, ampc_tensor *output,
                                   const ampc_op_record *record);
 
+/* Makes grad (contiguous, the leaf's dtype and shape; ownership passes) the leaf's gradient
+ * for good: backward adds into it in place, and zero_grad zeroes it even when asked to drop
+ * it. For parameters whose gradients live in one flat block (ampc_module_flatten). Any
+ * gradient the leaf had is copied in; otherwise grad is zeroed. leaf must require grad. */
+ampc_status ampc_autograd_pin_grad(const char *function, ampc_tensor *leaf, ampc_tensor *grad);
+
 /* --- reading a node, inside a backward function ------------------------------------------- */
 /* The index-th saved tensor (NULL if NULL was saved). */
 const ampc_tensor *ampc_node_saved(const ampc_node *node, int index);

@@ -345,3 +345,23 @@ ampc_status ampc_tensor_set(ampc_tensor *tensor, const int64_t *index, double va
     if (status != AMPC_OK) return status;
     return ampc_convert(element, tensor->dtype, &value, AMPC_F64, 1);
 }
+
+ampc_status ampc_tensor_move_into(const char *function, ampc_tensor *tensor,
+                                  const ampc_tensor *block, int64_t offset)
+{
+    AMPC_ASSERT(block->dtype == tensor->dtype && !block->arena && !tensor->arena);
+    AMPC_ASSERT(offset + ampc_shape_numel(tensor->ndim, tensor->shape) <=
+                ampc_shape_numel(block->ndim, block->shape));
+    ampc_tensor target = *tensor;
+    target.storage = block->storage;
+    target.offset = block->offset + offset;
+    ampc_contiguous_strides(target.ndim, target.shape, target.strides);
+    ampc_status status = copy_into(function, &target, tensor, AMPC_OVERFLOW_DEFAULT);
+    if (status != AMPC_OK) return status;
+    atomic_fetch_add(&block->storage->refcount, 1);
+    ampc_storage_release(tensor->storage);
+    tensor->storage = target.storage;
+    tensor->offset = target.offset;
+    memcpy(tensor->strides, target.strides, sizeof tensor->strides);
+    return AMPC_OK;
+}

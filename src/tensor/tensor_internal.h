@@ -71,6 +71,12 @@ ampc_tensor *ampc_tensor_copy_new(const char *function, ampc_arena *arena,
                                   const ampc_tensor *tensor, ampc_dtype dtype,
                                   ampc_overflow overflow);
 
+/* Copies tensor's values into block (a contiguous heap tensor of tensor's dtype) at element
+ * `offset`, then makes tensor a contiguous view of that place, dropping its old storage. The
+ * header (and so every pointer to it) stays the same. */
+ampc_status ampc_tensor_move_into(const char *function, ampc_tensor *tensor,
+                                  const ampc_tensor *block, int64_t offset);
+
 /* Drops one reference on heap storage; frees it (and uncounts its bytes) with the last. */
 void ampc_storage_release(ampc_storage *storage);
 

@@ -12,6 +12,7 @@
 
 #include "../tensor/tensor_testing.h"
 #include "autograd/record.h"
+#include "tensor/tensor_internal.h"
 #include "gradcheck.h"
 
 /* --- two test ops: square(x) = x * x and plus(a, b) = a + b, F64, contiguous ------------- */
@@ -338,6 +339,41 @@ static void test_cast_passes_gradcheck(void **state)
     ampc_tensor_free(x);
 }
 
+/* --- flat blocks (what ampc_module_flatten builds on) ------------------------------------ */
+
+static void test_parameter_and_gradient_live_in_blocks(void **state)
+{
+    (void)state;
+    double values[] = {1, 2, 3};
+    ampc_tensor *x = leaf(values, 3);
+    int64_t six = 6;
+    ampc_tensor *weights = ampc_tensor_zeros(AMPC_F64, 1, &six);
+    ampc_tensor *gradients = ampc_tensor_full(AMPC_F64, 1, &six, 7);
+    assert_int_equal(ampc_tensor_move_into("test", x, weights, 2), AMPC_OK);
+    double *block = ampc_tensor_data(weights);
+    assert_ptr_equal(ampc_tensor_data(x), block + 2);
+    assert_values(x, values, 3);
+    assert_int_equal(ampc_autograd_pin_grad("test", x, ampc_tensor_narrow(gradients, 0, 3, 3)),
+                     AMPC_OK);
+    for (int pass = 0; pass < 2; pass++) {
+        ampc_tensor *y = square(x);
+        int64_t three = 3;
+        ampc_tensor *upstream = ampc_tensor_ones(AMPC_F64, 1, &three);
+        assert_int_equal(ampc_backward(y, upstream, false), AMPC_OK);
+        ampc_tensor_free(upstream);
+        ampc_tensor_free(y);
+    }
+    double expected_block[] = {7, 7, 7, 4, 8, 12};
+    assert_values(gradients, expected_block, 6);
+    assert_int_equal(ampc_tensor_zero_grad(x, true), AMPC_OK); /* pinned: zeroed, kept */
+    double zeroed[] = {7, 7, 7, 0, 0, 0};
+    assert_values(gradients, zeroed, 6);
+    assert_non_null(ampc_tensor_grad(x));
+    ampc_tensor_free(x);
+    ampc_tensor_free(gradients);
+    ampc_tensor_free(weights);
+}
+
 /* --- memory -------------------------------------------------------------------------------- */
 
 static void test_deep_chain_releases_without_recursion(void **state)
@@ -422,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_graph_outlives_freed_intermediates_and_leaf_handles),
         cmocka_unit_test(test_cast_gradient_returns_in_source_dtype),
         cmocka_unit_test(test_cast_passes_gradcheck),
+        cmocka_unit_test(test_parameter_and_gradient_live_in_blocks),
         cmocka_unit_test(test_deep_chain_releases_without_recursion),
         cmocka_unit_test(test_ten_thousand_arena_steps_keep_memory_flat),
         cmocka_unit_test(test_heap_steps_free_every_record),
