@@ -10,6 +10,7 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILED = 1, CLI_EXIT_USAGE = 2 };
 
 int cli_info(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+int cli_train(int argc, char **argv);
 
 /* True if argument is -h or --help. */
 bool cli_is_help(const char *argument);

@@ -15,7 +15,8 @@ typedef struct command {
 
 static const command commands[] = {
     {"info", "print the version, CPU features, AMX state, threads and kernel paths", cli_info},
-    {"bench", "run a benchmark (convert, gemm)", cli_bench},
+    {"bench", "run a benchmark (convert, gemm, torch)", cli_bench},
+    {"train", "train a standard model (mlp, cnn) on Fashion-MNIST, then test it", cli_train},
 };
 enum { COMMAND_COUNT = sizeof commands / sizeof commands[0] };
 
