@@ -2,8 +2,9 @@
 #   make        build (optimised) into build/
 #   make test   install missing packages, build, run every test; then again under
 #               AddressSanitizer + UndefinedBehaviorSanitizer (without the exhaustive tests)
-#   make demo   build and run the main job (for now: `ampc info`)
-#   make bench  install the optional comparison libraries (oneDNN), build, run the benchmarks
+#   make demo   build and run the main job: `ampc info`, then a short `ampc train` (MLP, 200 steps)
+#   make bench  install the optional comparison libraries (oneDNN, PyTorch), build, run the
+#               benchmarks (training steps side by side with PyTorch last)
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
 JOBS ?= $(shell nproc)
@@ -32,6 +33,7 @@ test-sanitize: deps
 
 demo: build
 	$(BUILD_DIR)/ampc info
+	$(BUILD_DIR)/ampc train --model mlp --steps 200
 
 # Installs the optional comparison libraries (as root) before building, so CMake sees them.
 bench:
@@ -39,6 +41,7 @@ bench:
 	@$(MAKE) --no-print-directory build
 	$(BUILD_DIR)/ampc bench convert
 	$(BUILD_DIR)/ampc bench gemm
+	$(BUILD_DIR)/ampc bench torch
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)

@@ -18,6 +18,9 @@ int ampc_bench_convert(int argc, char **argv);
  * OpenBLAS sgemm and oneDNN's bf16 matmul, each figure also as a % of this machine's peak. */
 int ampc_bench_gemm(int argc, char **argv);
 
+/* ms per training step of the standard models, ampc fp32 beside PyTorch fp32 (bench_torch.py). */
+int ampc_bench_torch(int argc, char **argv);
+
 /* Seconds on a monotonic clock. */
 double ampc_bench_now(void);
 /* The median of count > 0 values (sorts them). */

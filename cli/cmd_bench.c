@@ -17,6 +17,8 @@ static const benchmark benchmarks[] = {
      ampc_bench_convert},
     {"gemm", "GEMM GFLOP/s per dtype and path, training shapes, vs OpenBLAS and oneDNN, % of peak",
      ampc_bench_gemm},
+    {"torch", "ms per training step of the mlp and cnn models, ampc fp32 vs PyTorch fp32",
+     ampc_bench_torch},
 };
 enum { BENCHMARK_COUNT = sizeof benchmarks / sizeof benchmarks[0] };
 

@@ -19,6 +19,7 @@ packages=(
 
 bench_packages=(
   libdnnl-dev     # oneDNN: `ampc bench gemm` compares with its bf16 matmul (dlopen, never linked)
+  python3-torch   # PyTorch: `ampc bench torch` times the same training steps (bench/bench_torch.py)
 )
 
 case "${1:-}" in
