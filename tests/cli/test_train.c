@@ -31,7 +31,7 @@ typedef struct run_result {
 
 static void run_ampc(const char *arguments, run_result *result)
 {
-    char command[8192];
+    char command[16384];
     snprintf(command, sizeof command, "'%s' %s 2>&1", ampc_path, arguments);
     FILE *pipe = popen(command, "r");
     assert_non_null(pipe);

@@ -3,10 +3,21 @@
  * loss and the final parameters and buffers against what PyTorch 1.13 computed with the same
  * recipe (tests/fixtures/make_fixtures.py).
  *
- * Tolerances: each loss within 1e-4 relative; each final tensor's sum within 1e-3 relative to
- * max(|sum|, its L2 norm) (a sum near zero, such as a bias's, has no useful relative error of
- * its own), its sum of squares within 1e-3 relative, and its first values within 1e-3 relative
- * to the tensor's RMS. */
+ * Tolerances. f64: each loss within 1e-4 relative; each final tensor's sum within 1e-3
+ * relative to max(|sum|, its L2 norm) (a sum near zero, such as a bias's, has no useful
+ * relative error of its own), its sum of squares within 1e-3 relative, and its first values
+ * within 1e-3 relative to the tensor's RMS.
+ *
+ * f32: the same bounds, widened to FLOAT_NOISE_FACTOR times the distance between PyTorch's
+ * own f32 and f64 runs of the same fixture wherever that is larger. Twenty steps amplify
+ * f32 rounding: PyTorch's f32 losses drift from its f64 losses by up to 2.1e-3 relative (CNN,
+ * SGD), so two correct f32 implementations that sum in different orders cannot agree to 1e-4
+ * at every step. Where PyTorch's f32 run is stable (the MLP with SGD, the first steps of every
+ * run) the bound stays 1e-4. The widening is FLOAT_NOISE_FACTOR times the largest relative
+ * loss drift over the run (chaos shows up at any step once it has set in), for the losses and
+ * the final sums and sums of squares alike; a final statistic may also differ by that factor
+ * times its own drift. Single f32 values are not compared: after 20 chaotic steps one weight
+ * may move by several times its own drift in PyTorch. */
 #ifndef AMPC_TESTS_TRAIN_GOLDEN_H
 #define AMPC_TESTS_TRAIN_GOLDEN_H
 
@@ -31,6 +42,20 @@
 enum { GOLDEN_STEPS = 20, GOLDEN_BATCH = 128, GOLDEN_FIRST_VALUES = 8 };
 
 static const double GOLDEN_LOSS_TOLERANCE = 1e-4, GOLDEN_SUM_TOLERANCE = 1e-3;
+static const double FLOAT_NOISE_FACTOR = 8;
+
+/* The CNN's conv biases feed a batch norm, which subtracts the channel mean: their exact
+ * gradient is zero, so their f32 gradient is rounding residue, which AdamW scales up to
+ * lr-sized steps. In f32 they follow each implementation's rounding, not the math, and are
+ * compared in f64 only. */
+static const char *const ROUNDING_DRIVEN[] = {"0.bias", "4.bias"};
+
+static bool is_rounding_driven(const char *name)
+{
+    for (size_t i = 0; i < sizeof ROUNDING_DRIVEN / sizeof ROUNDING_DRIVEN[0]; i++)
+        if (strcmp(name, ROUNDING_DRIVEN[i]) == 0) return true;
+    return false;
+}
 
 /* tests/fixtures/<name>, found from this header's own path (CMake compiles with absolute
  * paths), so the tests run from any working directory. */
@@ -119,17 +144,27 @@ static json_t *golden_expected(const char *model_name, const char *optimizer_nam
     return expected;
 }
 
+/* |got - expected| <= max(tolerance * scale, FLOAT_NOISE_FACTOR * |expected - other|), where
+ * other is PyTorch's f64 value of the same quantity for an f32 run (NAN for an f64 run). */
 static void check_close(const char *what, const char *tensor_name, double got, double expected,
-                        double scale, double tolerance)
+                        double other, double scale, double tolerance)
 {
-    if (!(fabs(got - expected) <= tolerance * scale))
+    double allowed = tolerance * scale;
+    if (!isnan(other)) allowed = fmax(allowed, FLOAT_NOISE_FACTOR * fabs(expected - other));
+    if (!(fabs(got - expected) <= allowed))
         fail_msg("%s of %s: got %.10g, PyTorch %.10g (allowed %.3g)", what, tensor_name, got,
-                 expected, tolerance * scale);
+                 expected, allowed);
+}
+
+/* A number of the companion fixture at the same place, or NAN without one. */
+static double other_number(const json_t *other, const char *key)
+{
+    return other ? json_number_value(json_object_get(other, key)) : NAN;
 }
 
 /* Sum, sum of squares and first values of one final tensor, against the fixture's. */
 static void check_final_tensor(const char *name, const ampc_tensor *tensor,
-                               const json_t *expected)
+                               const json_t *expected, const json_t *other, double tolerance)
 {
     ampc_tensor *values64 = ampc_tensor_cast(tensor, AMPC_F64); /* contiguous F64 copy */
     assert_non_null(values64);
@@ -145,19 +180,20 @@ static void check_final_tensor(const char *name, const ampc_tensor *tensor,
     double expected_sum = json_number_value(json_object_get(expected, "sum"));
     double expected_sum_sq = json_number_value(json_object_get(expected, "sum_sq"));
     double norm = sqrt(expected_sum_sq);
-    check_close("sum", name, sum, expected_sum, fmax(fabs(expected_sum), norm),
-                GOLDEN_SUM_TOLERANCE);
-    check_close("sum of squares", name, sum_sq, expected_sum_sq, fabs(expected_sum_sq),
-                GOLDEN_SUM_TOLERANCE);
+    check_close("sum", name, sum, expected_sum, other_number(other, "sum"),
+                fmax(fabs(expected_sum), norm), tolerance);
+    check_close("sum of squares", name, sum_sq, expected_sum_sq, other_number(other, "sum_sq"),
+                fabs(expected_sum_sq), tolerance);
     double rms = count > 0 ? sqrt(expected_sum_sq / (double)count) : 0;
     const json_t *first_expected = json_object_get(expected, "first");
-    for (size_t i = 0; i < json_array_size(first_expected) && (int64_t)i < count; i++)
+    for (size_t i = 0; !other && i < json_array_size(first_expected) && (int64_t)i < count; i++)
         check_close("a first value", name, first[i],
-                    json_number_value(json_array_get(first_expected, i)), fmax(rms, 1e-12),
+                    json_number_value(json_array_get(first_expected, i)), NAN, fmax(rms, 1e-12),
                     GOLDEN_SUM_TOLERANCE);
 }
 
-static void check_final_state(const ampc_module *model, const json_t *expected_final)
+static void check_final_state(const ampc_module *model, const json_t *expected_final,
+                              const json_t *other_final, double tolerance)
 {
     assert_int_equal((size_t)ampc_module_num_tensors(model), json_object_size(expected_final));
     for (int i = 0; i < ampc_module_num_tensors(model); i++) {
@@ -165,7 +201,10 @@ static void check_final_state(const ampc_module *model, const json_t *expected_f
         assert_int_equal(ampc_module_tensor_at(model, i, &entry), AMPC_OK);
         const json_t *expected = json_object_get(expected_final, entry.name);
         if (!expected) fail_msg("%s is not in the PyTorch state_dict", entry.name);
-        check_final_tensor(entry.name, entry.tensor, expected);
+        if (other_final && is_rounding_driven(entry.name)) continue;
+        check_final_tensor(entry.name, entry.tensor, expected,
+                           other_final ? json_object_get(other_final, entry.name) : NULL,
+                           tolerance);
     }
 }
 
@@ -210,18 +249,30 @@ static void golden_run(const char *model_name, const char *optimizer_name, ampc_
 
     golden_batches batches = golden_batches_load();
     json_t *expected = golden_expected(model_name, optimizer_name, mode);
+    json_t *other = dtype == AMPC_F32 ? golden_expected(model_name, optimizer_name, "f64") : NULL;
     const json_t *losses = json_object_get(expected, "losses");
     assert_int_equal(json_array_size(losses), GOLDEN_STEPS);
+    double noise = 0; /* relative: FLOAT_NOISE_FACTOR times PyTorch's f32 loss drift */
+    for (int step = 0; other && step < GOLDEN_STEPS; step++) {
+        double reference = json_number_value(json_array_get(losses, (size_t)step));
+        double other_loss =
+            json_number_value(json_array_get(json_object_get(other, "losses"), (size_t)step));
+        noise = fmax(noise, FLOAT_NOISE_FACTOR * fabs(reference - other_loss) / reference);
+    }
+    double loss_tolerance = fmax(GOLDEN_LOSS_TOLERANCE, noise);
     ampc_arena *arena = ampc_arena_new();
     for (int step = 0; step < GOLDEN_STEPS; step++) {
         double loss = golden_step(model, optimizer, arena, &batches, step, dtype);
         double reference = json_number_value(json_array_get(losses, (size_t)step));
-        if (!(fabs(loss - reference) <= GOLDEN_LOSS_TOLERANCE * fabs(reference)))
-            fail_msg("%s %s %s step %d: loss %.9g, PyTorch %.9g (relative error %.3g)",
-                     model_name, optimizer_name, mode, step, loss, reference,
-                     fabs(loss - reference) / fabs(reference));
+        if (!(fabs(loss - reference) <= loss_tolerance * fabs(reference)))
+            fail_msg("%s %s %s step %d: loss %.9g, PyTorch %.9g (relative error %.3g, allowed "
+                     "%.3g)", model_name, optimizer_name, mode, step, loss, reference,
+                     fabs(loss - reference) / fabs(reference), loss_tolerance);
     }
-    check_final_state(model, json_object_get(expected, "final"));
+    check_final_state(model, json_object_get(expected, "final"),
+                      other ? json_object_get(other, "final") : NULL,
+                      fmax(GOLDEN_SUM_TOLERANCE, noise));
+    json_decref(other);
 
     ampc_arena_free(arena);
     json_decref(expected);
