@@ -5,12 +5,11 @@
  * registration order, then its own buffers in registration order, then each child's tensors
  * depth first, prefixed "child_name.". Parameters and buffers share one list here; the walk
  * below takes the parameters out of it first. The names are built into a cache on the module
- * asked, rebuilt whenever the generation counter says some module changed. */
+ * asked, rebuilt when the module's version says its subtree changed. */
 #include <ampc/autograd.h>
 #include <ampc/nn.h>
 
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +18,9 @@
 #include "nn/module_internal.h"
 #include "tensor/tensor_internal.h"
 
-/* Starts at 1 so that a cache's generation 0 means "never built". */
-static atomic_uint_fast64_t structure_generation = 1;
-
-void ampc_module_structure_changed(void)
+void ampc_module_structure_changed(ampc_module *module)
 {
-    atomic_fetch_add(&structure_generation, 1);
+    for (; module; module = module->parent) module->version++;
 }
 
 const char *ampc_param_kind_name(ampc_param_kind kind)
@@ -69,6 +65,7 @@ ampc_module *ampc_module_new(const ampc_module_ops *ops, void *state)
     module->ops = ops;
     module->state = state;
     module->training = true;
+    module->version = 1; /* a cache at version 0 was never built */
     return module;
 }
 
@@ -123,7 +120,6 @@ void ampc_module_free(ampc_module *module)
     free(module->tensors);
     free_tree_cache(&module->tree);
     free(module);
-    ampc_module_structure_changed();
 }
 
 /* --- registration ------------------------------------------------------------------------ */
@@ -225,7 +221,7 @@ static ampc_status add_tensor(const char *function, ampc_module *module, const c
         return status == AMPC_OK ? ampc_error_status() : status;
     }
     module->tensors[module->num_tensors++] = (module_tensor){copy, tensor, kind};
-    ampc_module_structure_changed();
+    ampc_module_structure_changed(module);
     return AMPC_OK;
 }
 
@@ -254,7 +250,7 @@ ampc_status ampc_module_add_child(ampc_module *module, const char *name, ampc_mo
     ampc_status status = AMPC_OK;
     if (!module) status = ampc_fail_null(__func__, "module");
     else if (!child) status = ampc_fail_null(__func__, "child");
-    else if (child->has_parent || in_subtree(child, module)) {
+    else if (child->parent || in_subtree(child, module)) {
         /* The child is someone else's: it must not be freed here. */
         return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, __func__,
                          "child (a %s) already belongs to a module or contains this one; a "
@@ -270,10 +266,9 @@ ampc_status ampc_module_add_child(ampc_module *module, const char *name, ampc_mo
         ampc_module_free(child);
         return status == AMPC_OK ? ampc_error_status() : status;
     }
-    child->has_parent = true;
-    child->training = module->training;
+    child->parent = module;
     module->children[module->num_children++] = (module_child){copy, child};
-    ampc_module_structure_changed();
+    ampc_module_structure_changed(module);
     return AMPC_OK;
 }
 
@@ -430,8 +425,7 @@ const module_tree_cache *ampc_module_tree(const ampc_module *module, const char 
     /* The cache is a memo of the tree, not part of the module's value: const-correct for
      * callers, and (like the rest of a module) not to be shared between threads. */
     module_tree_cache *tree = (module_tree_cache *)&module->tree;
-    uint64_t generation = atomic_load(&structure_generation);
-    if (tree->generation == generation) return tree;
+    if (tree->version == module->version) return tree;
     free_tree_cache(tree);
     tree_builder builder = {function, tree, 0, false};
     collect(&builder, module, "");
@@ -439,7 +433,7 @@ const module_tree_cache *ampc_module_tree(const ampc_module *module, const char 
         free_tree_cache(tree);
         return NULL;
     }
-    tree->generation = generation;
+    tree->version = module->version;
     return tree;
 }
 

@@ -220,14 +220,11 @@ ampc_status ampc_module_to_dtype(ampc_module *module, ampc_dtype dtype)
                          ampc_dtype_name(dtype));
     const module_tree_cache *tree = ampc_module_tree(module, __func__);
     if (!tree) return ampc_error_status();
-    bool changed = false;
     for (int i = 0; i < tree->count; i++) {
         ampc_tensor *tensor = tree->entries[i].tensor;
         if (!ampc_dtype_is_float(tensor->dtype) || tensor->dtype == dtype) continue;
         ampc_status status = convert_in_place(__func__, tensor, dtype);
         if (status != AMPC_OK) return status;
-        changed = true;
     }
-    if (changed) ampc_module_structure_changed();
     return module->flattened ? flatten(__func__, module) : AMPC_OK;
 }

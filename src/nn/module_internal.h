@@ -3,8 +3,8 @@
  *
  * A module owns its tensors (parameters and buffers, in one list in registration order) and
  * its children. Full dotted names are not stored: they are computed on demand into a cache on
- * the module asked (the `tree` below), rebuilt whenever any module anywhere changed shape
- * (a global structure generation counter), since a child cannot tell its ancestors. */
+ * the module asked (the `tree` below), rebuilt when the module's version has moved on: every
+ * registration bumps the version of the module and of each of its ancestors. */
 #ifndef AMPC_NN_MODULE_INTERNAL_H
 #define AMPC_NN_MODULE_INTERNAL_H
 
@@ -26,7 +26,7 @@ typedef struct module_child {
 
 /* The tree's tensors in state_dict order, with full names; parameters listed apart too. */
 typedef struct module_tree_cache {
-    uint64_t generation; /* the structure generation it was built at; 0: never built */
+    uint64_t version; /* the module's version it was built at; 0: never built */
     int count;
     ampc_named_tensor *entries; /* names owned by the cache */
     int num_parameters;
@@ -37,7 +37,8 @@ struct ampc_module {
     const ampc_module_ops *ops;
     void *state;
     bool training;
-    bool has_parent; /* added as a child: owned by its parent, cannot be added again */
+    ampc_module *parent; /* set when added as a child: owned by it, cannot be added again */
+    uint64_t version;    /* bumped when this module's subtree gains a tensor or a child */
     module_tensor *tensors;
     int num_tensors, tensor_capacity;
     module_child *children;
@@ -49,9 +50,9 @@ struct ampc_module {
     ampc_tensor *gradient_blocks[AMPC_DTYPE_COUNT];
 };
 
-/* Marks that some module's parameters, buffers or children changed: every name cache is
- * stale. */
-void ampc_module_structure_changed(void);
+/* Marks that module's parameters, buffers or children changed (or their dtypes): the name
+ * caches of module and of its ancestors are stale. */
+void ampc_module_structure_changed(ampc_module *module);
 /* The tree cache of module, rebuilt if stale; NULL with the error set when out of memory. */
 const module_tree_cache *ampc_module_tree(const ampc_module *module, const char *function);
 /* Drops module's blocks (and those of its descendants, which a flatten of an ancestor made

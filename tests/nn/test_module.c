@@ -145,6 +145,33 @@ static void test_train_and_eval_reach_every_descendant(void **unused)
     ampc_generator_free(generator);
 }
 
+static void test_names_stay_valid_until_their_own_tree_changes(void **unused)
+{
+    (void)unused;
+    ampc_generator *generator = ampc_generator_new(13);
+    ampc_module *layers[] = {ampc_linear_new(2, 2, true, generator)};
+    ampc_module *model = ampc_sequential_new(1, layers);
+    ampc_named_tensor entry;
+    assert_int_equal(ampc_module_tensor_at(model, 1, &entry), AMPC_OK);
+    const char *name = entry.name;
+    /* Other modules come and go; this tree's names stay. */
+    ampc_module *other = ampc_linear_new(3, 3, true, generator);
+    ampc_module_free(other);
+    assert_int_equal(ampc_module_tensor_at(model, 1, &entry), AMPC_OK);
+    assert_ptr_equal(entry.name, name);
+    assert_string_equal(name, "0.bias");
+    /* A tensor added deep in the tree shows up in the root's names. */
+    ampc_module *inner = ampc_module_child(model, 0);
+    int64_t shape[1] = {2};
+    assert_int_equal(ampc_module_add_buffer(inner, "extra", ampc_tensor_zeros(AMPC_F32, 1, shape),
+                                            AMPC_BUFFER_OTHER),
+                     AMPC_OK);
+    assert_int_equal(ampc_module_num_tensors(model), 3);
+    assert_non_null(ampc_module_find(model, "0.extra"));
+    ampc_module_free(model);
+    ampc_generator_free(generator);
+}
+
 /* --- a module of one's own: y = x + fc2(relu(fc1(x))) ------------------------------------- */
 
 typedef struct residual_state {
@@ -672,6 +699,7 @@ int main(void)
         cmocka_unit_test(test_parameters_require_grad_and_buffers_do_not),
         cmocka_unit_test(test_kind_names_and_buffer_kinds),
         cmocka_unit_test(test_train_and_eval_reach_every_descendant),
+        cmocka_unit_test(test_names_stay_valid_until_their_own_tree_changes),
         cmocka_unit_test(test_user_module_residual_block_names_forward_and_backward),
         cmocka_unit_test(test_bad_names_and_tensors_are_refused_and_freed),
         cmocka_unit_test(test_null_arguments_fail_without_crashing),
