@@ -76,6 +76,16 @@ static void test_cnn_names_match_pytorch_state_dict_keys(void **unused)
         AMPC_PARAM_BIAS,
     };
     assert_names(model, 18, names, kinds);
+    /* The shapes of the keys in PyTorch's cnn_init.safetensors (0 dims: a 0-d tensor). */
+    const int64_t shapes[18][4] = {{32, 1, 3, 3}, {32}, {32}, {32}, {32}, {32}, {0},
+                                   {64, 32, 3, 3}, {64}, {64}, {64}, {64}, {64}, {0},
+                                   {256, 3136}, {256}, {10, 256}, {10}};
+    const int ndims[18] = {4, 1, 1, 1, 1, 1, 0, 4, 1, 1, 1, 1, 1, 0, 2, 1, 2, 1};
+    for (int i = 0; i < 18; i++) {
+        const ampc_tensor *tensor = ampc_module_find(model, names[i]);
+        assert_int_equal(ampc_tensor_ndim(tensor), ndims[i]);
+        for (int d = 0; d < ndims[i]; d++) assert_int_equal(ampc_tensor_dim(tensor, d), shapes[i][d]);
+    }
     /* Parameters leave the buffers out, in the same order. */
     assert_int_equal(ampc_module_num_parameters(model), 12);
     assert_ptr_equal(ampc_module_parameter(model, 4), ampc_module_find(model, "4.weight"));
