@@ -14,6 +14,7 @@
 #include <ampc/ops_norm.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/error.h"

@@ -15,6 +15,7 @@
 #include <ampc/ops_norm.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/error.h"

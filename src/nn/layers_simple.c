@@ -9,8 +9,8 @@
 #include <ampc/ops_shape.h>
 
 #include <math.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "core/error.h"
 #include "nn/module_internal.h"
