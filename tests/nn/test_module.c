@@ -701,6 +701,45 @@ static void test_to_dtype_on_a_flattened_module_flattens_again(void **unused)
     ampc_generator_free(generator);
 }
 
+static void test_flatten_makes_one_block_per_dtype(void **unused)
+{
+    (void)unused;
+    ampc_generator *generator = ampc_generator_new(14);
+    ampc_module *layers[] = {ampc_linear_new(6, 5, true, generator),
+                             ampc_layer_norm_new(1, (int64_t[]){5}, 1e-5, true),
+                             ampc_linear_new(5, 4, true, generator)};
+    ampc_module *model = ampc_sequential_new(3, layers);
+    /* Only the middle LayerNorm stays F32; the Linears go to BF16. */
+    assert_int_equal(ampc_module_to_dtype(ampc_module_child(model, 0), AMPC_BF16), AMPC_OK);
+    assert_int_equal(ampc_module_to_dtype(ampc_module_child(model, 2), AMPC_BF16), AMPC_OK);
+    assert_int_equal(ampc_module_flatten(model), AMPC_OK);
+    ampc_tensor *bf16 = ampc_module_parameter_block(model, AMPC_BF16);
+    ampc_tensor *f32 = ampc_module_parameter_block(model, AMPC_F32);
+    assert_int_equal(ampc_tensor_numel(bf16), 6 * 5 + 5 + 5 * 4 + 4);
+    assert_int_equal(ampc_tensor_numel(f32), 5 + 5);
+    assert_int_equal(ampc_tensor_dtype(ampc_module_gradient_block(model, AMPC_BF16)), AMPC_BF16);
+    /* In state_dict order within each block: 2.weight follows 0.bias in the BF16 block. */
+    char *base = ampc_tensor_data(bf16);
+    assert_ptr_equal(ampc_tensor_data(ampc_module_find(model, "2.weight")), base + 2 * (30 + 5));
+    assert_ptr_equal(ampc_tensor_data(ampc_module_find(model, "1.bias")),
+                     (char *)ampc_tensor_data(f32) + 4 * 5);
+    /* A BF16 forward and backward land in both gradient blocks. */
+    ampc_tensor *x32 = random_input(140, 2, (int64_t[]){3, 6});
+    ampc_tensor *x = ampc_tensor_cast(x32, AMPC_BF16);
+    ampc_tensor *out = ampc_module_forward(model, x);
+    assert_int_equal(ampc_tensor_dtype(out), AMPC_BF16);
+    ampc_tensor *out32 = ampc_cast(out, AMPC_F32);
+    ampc_tensor *loss = ampc_sum(out32, 0, NULL, false);
+    expect_no_error();
+    assert_int_equal(ampc_backward(loss, NULL, false), AMPC_OK);
+    assert_true(sum_of_squares(ampc_module_gradient_block(model, AMPC_BF16)) > 0);
+    assert_true(sum_of_squares(ampc_module_gradient_block(model, AMPC_F32)) > 0);
+    ampc_tensor *all[] = {x32, x, out, out32, loss};
+    for (int i = 0; i < 5; i++) ampc_tensor_free(all[i]);
+    ampc_module_free(model);
+    ampc_generator_free(generator);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -719,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_backward_fills_the_gradient_block_and_zero_grad_zeroes_it),
         cmocka_unit_test(test_flatten_is_idempotent_and_takes_new_parameters_on_another_call),
         cmocka_unit_test(test_flatten_inside_an_arena_is_refused),
+        cmocka_unit_test(test_flatten_makes_one_block_per_dtype),
         cmocka_unit_test(test_to_dtype_converts_in_place_of_the_handles),
         cmocka_unit_test(test_to_dtype_on_a_flattened_module_flattens_again),
     };
