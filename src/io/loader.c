@@ -139,17 +139,22 @@ static void make_order(ampc_loader *loader)
     }
 }
 
-/* out[k] = table[in[k]] for elements of `size` bytes (the switch keeps each loop simple). */
+/* out[k] = table[in[k]] for elements of `size` bytes (8, 4 or 2). */
 static void map_pixels(void *out, const unsigned char *in, int64_t n, const void *table,
                        size_t size)
 {
-    switch (size) {
-    case 8: for (int64_t k = 0; k < n; k++) ((uint64_t *)out)[k] = ((const uint64_t *)table)[in[k]];
-        break;
-    case 4: for (int64_t k = 0; k < n; k++) ((uint32_t *)out)[k] = ((const uint32_t *)table)[in[k]];
-        break;
-    default: for (int64_t k = 0; k < n; k++) ((uint16_t *)out)[k] = ((const uint16_t *)table)[in[k]];
-        break;
+    if (size == 8) {
+        uint64_t *out64 = out;
+        const uint64_t *table64 = table;
+        for (int64_t k = 0; k < n; k++) out64[k] = table64[in[k]];
+    } else if (size == 4) {
+        uint32_t *out32 = out;
+        const uint32_t *table32 = table;
+        for (int64_t k = 0; k < n; k++) out32[k] = table32[in[k]];
+    } else {
+        uint16_t *out16 = out;
+        const uint16_t *table16 = table;
+        for (int64_t k = 0; k < n; k++) out16[k] = table16[in[k]];
     }
 }
 

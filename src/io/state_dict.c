@@ -129,7 +129,8 @@ ampc_status ampc_module_load(ampc_module *module, const char *path, bool strict)
     if (!file) return ampc_error_status();
     int count = ampc_module_num_tensors(module);
     ampc_tensor **sources = calloc((size_t)count + 1, sizeof *sources);
-    ampc_status status = sources ? AMPC_OK : ampc_fail_oom(__func__, (size_t)count * sizeof *sources);
+    ampc_status status =
+        sources ? AMPC_OK : ampc_fail_oom(__func__, (size_t)count * sizeof *sources);
     if (status == AMPC_OK && strict) status = check_keys(module, file);
     if (status == AMPC_OK) status = read_sources(module, file, sources, count);
     if (status == AMPC_OK) status = copy_sources(module, path, sources, count);

@@ -24,7 +24,8 @@ static size_t idx_header(unsigned char *out, unsigned char type, int ndim, const
     out[2] = type;
     out[3] = (unsigned char)ndim;
     for (int dim = 0; dim < ndim; dim++)
-        for (int b = 0; b < 4; b++) out[4 + 4 * dim + b] = (unsigned char)(dims[dim] >> (24 - 8 * b));
+        for (int b = 0; b < 4; b++)
+            out[4 + 4 * dim + b] = (unsigned char)(dims[dim] >> (24 - 8 * b));
     return 4 + 4 * (size_t)ndim;
 }
 

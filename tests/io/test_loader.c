@@ -25,7 +25,8 @@ static ampc_dataset make_dataset(int64_t samples)
     static int64_t labels[SAMPLES];
     for (int64_t i = 0; i < samples; i++) {
         labels[i] = i;
-        for (int k = 0; k < PIXELS; k++) pixels[i * PIXELS + k] = (unsigned char)((i * 7 + k * 13) % 256);
+        for (int k = 0; k < PIXELS; k++)
+            pixels[i * PIXELS + k] = (unsigned char)((i * 7 + k * 13) % 256);
     }
     ampc_dataset dataset = {
         .images = ampc_tensor_from_data(pixels, AMPC_U8, 4, (int64_t[]){samples, 1, HEIGHT, WIDTH}),
@@ -275,7 +276,8 @@ static void test_bad_options_and_data_sets_are_refused(void **state)
     options = ampc_loader_defaults();
     options.dtype = AMPC_I32;
     assert_null(ampc_loader_new(&dataset, &options));
-    expect_error(AMPC_ERR_INVALID_ARGUMENT, "options->dtype is I32; expected F64, F32, F16 or BF16");
+    expect_error(AMPC_ERR_INVALID_ARGUMENT,
+                 "options->dtype is I32; expected F64, F32, F16 or BF16");
     options = ampc_loader_defaults();
     options.normalize = true;
     options.std = 0;
