@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <unistd.h>
 
 #include <ampc/ampc.h>
 #include <ampc/io.h>
@@ -265,6 +266,36 @@ static void test_an_empty_data_set_gives_empty_epochs(void **state)
     ampc_dataset_free(&dataset);
 }
 
+/* The PyTorch fixture's 2560 images and labels, fed in file order: 20 batches of 128 whose
+ * pixels are images / 255 in fp32, as the golden runs computed them. */
+static void test_golden_batches_in_file_order_match_the_fixture(void **state)
+{
+    (void)state;
+    const char *path = "/work/shared/golden/fashion_batches.safetensors";
+    if (access(path, R_OK) != 0) skip();
+    ampc_safetensors *file = ampc_safetensors_read(path);
+    ampc_dataset dataset = {ampc_safetensors_get(file, "images"),
+                            ampc_safetensors_get(file, "labels")};
+    ampc_safetensors_free(file);
+    ampc_loader_options options = options_with(128, false, 0, true);
+    ampc_loader *loader = ampc_loader_new(&dataset, &options);
+    assert_int_equal(ampc_loader_batches_per_epoch(loader), 20);
+    const unsigned char *pixels = ampc_tensor_data(dataset.images);
+    const int64_t *labels = ampc_tensor_data(dataset.labels);
+    ampc_tensor *images, *batch_labels;
+    for (int64_t step = 0; ampc_loader_next(loader, &images, &batch_labels); step++) {
+        const float *values = ampc_tensor_data(images);
+        for (int64_t i = 0; i < 128 * 784; i++)
+            assert_true(values[i] == (float)pixels[step * 128 * 784 + i] / 255.0f);
+        assert_memory_equal(ampc_tensor_data(batch_labels), labels + step * 128,
+                            128 * sizeof(int64_t));
+        ampc_tensor_free(images);
+        ampc_tensor_free(batch_labels);
+    }
+    ampc_loader_free(loader);
+    ampc_dataset_free(&dataset);
+}
+
 static void test_bad_options_and_data_sets_are_refused(void **state)
 {
     (void)state;
@@ -311,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_pixels_are_scaled_to_the_unit_interval_in_each_float_dtype),
         cmocka_unit_test(test_batches_made_in_an_arena_keep_memory_flat),
         cmocka_unit_test(test_an_empty_data_set_gives_empty_epochs),
+        cmocka_unit_test(test_golden_batches_in_file_order_match_the_fixture),
         cmocka_unit_test(test_bad_options_and_data_sets_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
