@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -155,10 +156,17 @@ static void convert_elements(const idx_type *type, const unsigned char *in, void
     }
 }
 
-/* The file as a tensor made in `arena` (NULL: on the heap), or wherever tensors are made now
- * when current is true. */
+/* The file as a tensor: wherever tensors are made now when current, else on the heap. */
 static ampc_tensor *read_idx(const char *path, bool current)
 {
+    struct stat info;
+    errno = 0;
+    if (stat(path, &info) != 0 || !S_ISREG(info.st_mode)) {
+        ampc_fail(AMPC_ERR_IO, "ampc_idx_read", "cannot open \"%s\": %s", path,
+                  errno ? strerror(errno) : "not a regular file");
+        return NULL;
+    }
+    errno = 0;
     gzFile file = gzopen(path, "rb");
     if (!file) {
         ampc_fail(AMPC_ERR_IO, "ampc_idx_read", "cannot open \"%s\": %s", path,

@@ -159,6 +159,8 @@ static void test_malformed_files_fail_naming_the_file_and_the_problem(void **sta
 
     assert_null(ampc_idx_read(path_in(path, folder, "absent")));
     expect_error(AMPC_ERR_IO, "cannot open \"");
+    assert_null(ampc_idx_read(folder));
+    expect_error(AMPC_ERR_IO, "not a regular file");
     assert_null(ampc_idx_read(NULL));
     expect_error(AMPC_ERR_NULL_ARGUMENT, "path");
     remove_temp_folder(folder);
