@@ -1,7 +1,7 @@
 /* Tests for src/io/state_dict.c: a module's state_dict saved and loaded by name, in place;
  * dtype conversion with one warning per tensor; strict and non-strict key checks; shape
  * mismatches that change nothing; and PyTorch's own CNN state_dict (the golden fixture) loaded
- * into ampc's layers when present. */
+ * into ampc's layers and saved back byte for byte, when present. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -216,6 +216,19 @@ static void test_a_shape_mismatch_fails_naming_both_shapes_and_changes_nothing(v
     remove_temp_folder(folder);
 }
 
+static size_t read_whole(const char *path, unsigned char **bytes)
+{
+    FILE *stream = fopen(path, "rb");
+    assert_non_null(stream);
+    fseek(stream, 0, SEEK_END);
+    size_t size = (size_t)ftell(stream);
+    rewind(stream);
+    *bytes = malloc(size);
+    assert_int_equal(fread(*bytes, 1, size, stream), size);
+    fclose(stream);
+    return size;
+}
+
 /* The golden CNN: Conv 1->32 3x3 pad 1, BN, ReLU, MaxPool 2; Conv 32->64, BN, ReLU, MaxPool 2;
  * Flatten, Linear 3136->256, ReLU, Linear 256->10. */
 static ampc_module *make_cnn(ampc_generator *generator)
@@ -236,7 +249,7 @@ static ampc_module *make_cnn(ampc_generator *generator)
     return ampc_sequential_new(12, layers);
 }
 
-static void test_loads_the_pytorch_cnn_state_dict_strictly(void **state)
+static void test_pytorch_cnn_state_dict_loads_strictly_and_saves_back_identically(void **state)
 {
     (void)state;
     if (access(GOLDEN_CNN, R_OK) != 0) skip();
@@ -258,6 +271,18 @@ static void test_loads_the_pytorch_cnn_state_dict_strictly(void **state)
         ampc_tensor_free(expected);
     }
     ampc_safetensors_free(file);
+
+    /* Saved again, the file is the fixture byte for byte: same names, order, layout. */
+    char folder[256], path[512];
+    make_temp_folder(folder);
+    assert_int_equal(ampc_module_save(cnn, path_in(path, folder, "cnn.safetensors")), AMPC_OK);
+    unsigned char *saved = NULL, *golden = NULL;
+    size_t saved_size = read_whole(path, &saved), golden_size = read_whole(GOLDEN_CNN, &golden);
+    assert_int_equal(saved_size, golden_size);
+    assert_memory_equal(saved, golden, golden_size);
+    free(saved);
+    free(golden);
+    remove_temp_folder(folder);
     ampc_module_free(cnn);
     ampc_generator_free(generator);
 }
@@ -269,7 +294,7 @@ int main(void)
         cmocka_unit_test(test_load_converts_other_dtypes_with_one_warning_per_tensor),
         cmocka_unit_test(test_strict_load_lists_missing_and_unexpected_keys_and_changes_nothing),
         cmocka_unit_test(test_a_shape_mismatch_fails_naming_both_shapes_and_changes_nothing),
-        cmocka_unit_test(test_loads_the_pytorch_cnn_state_dict_strictly),
+        cmocka_unit_test(test_pytorch_cnn_state_dict_loads_strictly_and_saves_back_identically),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
