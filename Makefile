@@ -41,6 +41,7 @@ bench:
 	@$(MAKE) --no-print-directory build
 	$(BUILD_DIR)/ampc bench convert
 	$(BUILD_DIR)/ampc bench gemm
+	$(BUILD_DIR)/ampc bench ops
 	$(BUILD_DIR)/ampc bench torch
 
 clean:

@@ -9,6 +9,7 @@
 #include <ampc/export.h>
 #include <ampc/gemm.h>
 #include <ampc/memory.h>
+#include <ampc/nn.h>
 #include <ampc/ops_conv.h>
 #include <ampc/ops_linalg.h>
 #include <ampc/ops_loss.h>
