@@ -225,7 +225,8 @@ static double golden_step(ampc_module *model, ampc_optimizer *optimizer, ampc_ar
     assert_int_equal(ampc_backward(loss, NULL, false), AMPC_OK);
     assert_int_equal(ampc_arena_leave(arena), AMPC_OK);
     assert_int_equal(ampc_arena_reset(arena), AMPC_OK);
-    if (ampc_optimizer_step(optimizer) != AMPC_OK) fail_msg("step %d: %s", step, ampc_error_message());
+    if (ampc_optimizer_step(optimizer) != AMPC_OK)
+        fail_msg("step %d: %s", step, ampc_error_message());
     return value;
 }
 

@@ -1,0 +1,18 @@
+/* The standard MLP, trained from PyTorch's initial weights on the 20 golden Fashion-MNIST batches
+ * with AdamW in f64, reproduces PyTorch's loss at every step and its final weights (see golden.h
+ * for the recipe and tolerances). One case per file, so that each executable stays short. */
+#include "golden.h"
+
+static void test_mlp_adamw_f64_matches_pytorch_every_step(void **state)
+{
+    (void)state;
+    golden_run("mlp", "adamw", AMPC_F64);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mlp_adamw_f64_matches_pytorch_every_step),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

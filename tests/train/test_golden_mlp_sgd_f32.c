@@ -1,0 +1,19 @@
+/* The standard MLP, trained from PyTorch's initial weights on the 20 golden Fashion-MNIST batches
+ * with SGD (momentum 0.9) in f32, reproduces PyTorch's loss at every step and its final weights
+ * (see golden.h for the recipe and tolerances). One case per file, so that each executable stays
+ * short. */
+#include "golden.h"
+
+static void test_mlp_sgd_momentum_f32_matches_pytorch_every_step(void **state)
+{
+    (void)state;
+    golden_run("mlp", "sgd", AMPC_F32);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mlp_sgd_momentum_f32_matches_pytorch_every_step),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
