@@ -13,6 +13,7 @@
 #include <ampc/optim.h>
 
 #include "core/error.h"
+#include "optim/optim_internal.h"
 #include "optim/optim_kernels.h"
 #include "tensor/tensor_internal.h"
 
@@ -73,12 +74,19 @@ ampc_adam_options ampc_adamw_defaults(void)
     return options;
 }
 
-/* value must be finite and >= 0 (NaN fails too). */
-static ampc_status check_nonnegative(const char *function, const char *field, double value)
+ampc_status ampc_optim_check_nonnegative(const char *function, const char *field, double value)
 {
     if (value >= 0 && isfinite(value)) return AMPC_OK;
     return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function, "%s is %g; expected a finite value >= 0",
                      field, value);
+}
+
+ampc_status ampc_optim_check_at_least(const char *function, const char *field, int64_t count,
+                                      int64_t minimum)
+{
+    if (count >= minimum) return AMPC_OK;
+    return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function, "%s is %lld; expected >= %lld", field,
+                     (long long)count, (long long)minimum);
 }
 
 static ampc_status check_beta(const char *function, const char *field, double value)
@@ -91,9 +99,9 @@ static ampc_status check_beta(const char *function, const char *field, double va
 static ampc_status check_sgd_options(const char *function, const ampc_sgd_options *o)
 {
     if (!o) return ampc_fail_null(function, "options");
-    if (check_nonnegative(function, "options->lr", o->lr) ||
-        check_nonnegative(function, "options->momentum", o->momentum) ||
-        check_nonnegative(function, "options->weight_decay", o->weight_decay))
+    if (ampc_optim_check_nonnegative(function, "options->lr", o->lr) ||
+        ampc_optim_check_nonnegative(function, "options->momentum", o->momentum) ||
+        ampc_optim_check_nonnegative(function, "options->weight_decay", o->weight_decay))
         return ampc_error_status();
     if (!isfinite(o->dampening))
         return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
@@ -109,11 +117,11 @@ static ampc_status check_sgd_options(const char *function, const ampc_sgd_option
 static ampc_status check_adam_options(const char *function, const ampc_adam_options *o)
 {
     if (!o) return ampc_fail_null(function, "options");
-    if (check_nonnegative(function, "options->lr", o->lr) ||
+    if (ampc_optim_check_nonnegative(function, "options->lr", o->lr) ||
         check_beta(function, "options->beta1", o->beta1) ||
         check_beta(function, "options->beta2", o->beta2) ||
-        check_nonnegative(function, "options->eps", o->eps) ||
-        check_nonnegative(function, "options->weight_decay", o->weight_decay))
+        ampc_optim_check_nonnegative(function, "options->eps", o->eps) ||
+        ampc_optim_check_nonnegative(function, "options->weight_decay", o->weight_decay))
         return ampc_error_status();
     return AMPC_OK;
 }
@@ -173,18 +181,17 @@ static ampc_status add_group(const char *function, ampc_optimizer *optimizer,
                              double weight_decay)
 {
     if (!params) return ampc_fail_null(function, "params");
-    if (count < 1)
-        return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function, "count is %d; expected >= 1",
-                         count);
-    if (check_nonnegative(function, "lr", lr) ||
-        check_nonnegative(function, "weight_decay", weight_decay))
+    if (ampc_optim_check_at_least(function, "count", count, 1) ||
+        ampc_optim_check_nonnegative(function, "lr", lr) ||
+        ampc_optim_check_nonnegative(function, "weight_decay", weight_decay))
         return ampc_error_status();
     for (int index = 0; index < count; index++)
         if (check_param(function, optimizer, params, index)) return ampc_error_status();
 
     param_group *groups = realloc(optimizer->groups,
                                   (size_t)(optimizer->num_groups + 1) * sizeof *groups);
-    if (!groups) return ampc_fail_oom(function, (size_t)(optimizer->num_groups + 1) * sizeof *groups);
+    if (!groups)
+        return ampc_fail_oom(function, (size_t)(optimizer->num_groups + 1) * sizeof *groups);
     optimizer->groups = groups;
     size_t bytes = (size_t)(optimizer->num_params + count) * sizeof *optimizer->params;
     param_slot *slots = realloc(optimizer->params, bytes);
@@ -349,9 +356,7 @@ int64_t ampc_optimizer_step_count(const ampc_optimizer *optimizer)
 ampc_status ampc_optimizer_set_step_count(ampc_optimizer *optimizer, int64_t steps)
 {
     if (!optimizer) return ampc_fail_null(__func__, "optimizer");
-    if (steps < 0)
-        return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, __func__, "steps is %lld; expected >= 0",
-                         (long long)steps);
+    if (ampc_optim_check_at_least(__func__, "steps", steps, 0)) return ampc_error_status();
     optimizer->steps = steps;
     for (int index = 0; index < optimizer->num_params; index++)
         if (has_state(&optimizer->params[index])) optimizer->params[index].steps = steps;
@@ -509,7 +514,8 @@ double ampc_optimizer_group_lr(const ampc_optimizer *optimizer, int group)
 
 ampc_status ampc_optimizer_set_group_lr(ampc_optimizer *optimizer, int group, double lr)
 {
-    if (check_group(__func__, optimizer, group) || check_nonnegative(__func__, "lr", lr))
+    if (check_group(__func__, optimizer, group) ||
+        ampc_optim_check_nonnegative(__func__, "lr", lr))
         return ampc_error_status();
     optimizer->groups[group].lr = lr;
     return AMPC_OK;

@@ -13,6 +13,7 @@
 #include <ampc/optim.h>
 
 #include "core/error.h"
+#include "optim/optim_internal.h"
 
 typedef enum schedule_kind { SCHEDULE_STEP, SCHEDULE_COSINE, SCHEDULE_WARMUP } schedule_kind;
 
@@ -102,34 +103,20 @@ static ampc_status check_optimizer(const char *function, const ampc_optimizer *o
 
 ampc_lr_schedule *ampc_lr_step_new(ampc_optimizer *optimizer, int64_t step_size, double gamma)
 {
-    if (check_optimizer(__func__, optimizer)) return NULL;
-    if (step_size < 1) {
-        ampc_fail(AMPC_ERR_INVALID_ARGUMENT, __func__, "step_size is %lld; expected >= 1",
-                  (long long)step_size);
+    if (check_optimizer(__func__, optimizer) ||
+        ampc_optim_check_at_least(__func__, "step_size", step_size, 1) ||
+        ampc_optim_check_nonnegative(__func__, "gamma", gamma))
         return NULL;
-    }
-    if (!(gamma >= 0 && isfinite(gamma))) {
-        ampc_fail(AMPC_ERR_INVALID_ARGUMENT, __func__, "gamma is %g; expected a finite value >= 0",
-                  gamma);
-        return NULL;
-    }
     ampc_lr_schedule fields = {.kind = SCHEDULE_STEP, .step_size = step_size, .gamma = gamma};
     return schedule_new(__func__, optimizer, &fields);
 }
 
 ampc_lr_schedule *ampc_lr_cosine_new(ampc_optimizer *optimizer, int64_t t_max, double eta_min)
 {
-    if (check_optimizer(__func__, optimizer)) return NULL;
-    if (t_max < 1) {
-        ampc_fail(AMPC_ERR_INVALID_ARGUMENT, __func__, "t_max is %lld; expected >= 1",
-                  (long long)t_max);
+    if (check_optimizer(__func__, optimizer) ||
+        ampc_optim_check_at_least(__func__, "t_max", t_max, 1) ||
+        ampc_optim_check_nonnegative(__func__, "eta_min", eta_min))
         return NULL;
-    }
-    if (!(eta_min >= 0 && isfinite(eta_min))) {
-        ampc_fail(AMPC_ERR_INVALID_ARGUMENT, __func__,
-                  "eta_min is %g; expected a finite value >= 0", eta_min);
-        return NULL;
-    }
     ampc_lr_schedule fields = {.kind = SCHEDULE_COSINE, .t_max = t_max, .eta_min = eta_min};
     return schedule_new(__func__, optimizer, &fields);
 }
@@ -138,10 +125,9 @@ static ampc_status check_warmup(const char *function, const ampc_optimizer *opti
                                 int64_t warmup_steps, double start_factor,
                                 const ampc_lr_schedule *after)
 {
-    if (check_optimizer(function, optimizer)) return ampc_error_status();
-    if (warmup_steps < 1)
-        return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
-                         "warmup_steps is %lld; expected >= 1", (long long)warmup_steps);
+    if (check_optimizer(function, optimizer) ||
+        ampc_optim_check_at_least(function, "warmup_steps", warmup_steps, 1))
+        return ampc_error_status();
     if (!(start_factor > 0 && start_factor <= 1))
         return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, function,
                          "start_factor is %g; expected 0 < start_factor <= 1", start_factor);
@@ -202,9 +188,7 @@ int64_t ampc_lr_schedule_step_count(const ampc_lr_schedule *schedule)
 ampc_status ampc_lr_schedule_set_step_count(ampc_lr_schedule *schedule, int64_t steps)
 {
     if (!schedule) return ampc_fail_null(__func__, "schedule");
-    if (steps < 0)
-        return ampc_fail(AMPC_ERR_INVALID_ARGUMENT, __func__, "steps is %lld; expected >= 0",
-                         (long long)steps);
+    if (ampc_optim_check_at_least(__func__, "steps", steps, 0)) return ampc_error_status();
     schedule->steps = steps;
     return apply(__func__, schedule);
 }

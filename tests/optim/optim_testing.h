@@ -57,6 +57,41 @@ static inline double wave(int64_t i, int step, double scale)
     return scale * sin(0.7 * (double)i + 1.3 * step + 0.1) * (1 + 0.5 * cos(0.31 * (double)i));
 }
 
+/* A parameter of dtype with a gradient, and both widened to fp32 before any step (the
+ * caller frees all three). */
+typedef struct half_case {
+    ampc_tensor *param, *param_f32, *grad_f32;
+} half_case;
+
+static inline half_case make_half_case(ampc_dtype dtype, int64_t n)
+{
+    enum { MAX_HALF_CASE = 64 };
+    assert_true(n <= MAX_HALF_CASE);
+    double p[MAX_HALF_CASE], g[MAX_HALF_CASE];
+    for (int64_t i = 0; i < n; i++) p[i] = wave(i, -1, 1.0), g[i] = wave(i, 0, 0.5);
+    half_case c = {.param = make_param(dtype, n, p)};
+    give_grad(c.param);
+    set_grad(c.param, g);
+    c.param_f32 = ampc_tensor_cast(c.param, AMPC_F32);
+    c.grad_f32 = ampc_tensor_cast(ampc_tensor_grad(c.param), AMPC_F32);
+    return c;
+}
+
+static inline void free_half_case(half_case *c)
+{
+    ampc_tensor_free(c->param);
+    ampc_tensor_free(c->param_f32);
+    ampc_tensor_free(c->grad_f32);
+}
+
+/* value rounded to F16 or BF16 (to nearest even) and widened back. */
+static inline float round_to(ampc_dtype dtype, float value)
+{
+    return dtype == AMPC_F16 ? ampc_f16_to_f32(ampc_f32_to_f16(value))
+                             : ampc_bf16_to_f32(ampc_f32_to_bf16(value));
+}
+
+
 static inline void assert_close(double value, double expected, double relative,
                                 const char *what, int64_t i)
 {

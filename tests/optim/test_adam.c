@@ -31,7 +31,8 @@ static void test_adam_first_step_moves_each_weight_by_lr(void **state)
     assert_int_equal(ampc_optimizer_step(optimizer), AMPC_OK);
     double expected[] = {1 - 0.01 * 0.25 / (0.25 + 1e-8), -2 + 0.01 * 4 / (4 + 1e-8),
                          3 - 0.01 * 1e-3 / (1e-3 + 1e-8)};
-    for (int64_t i = 0; i < 3; i++) assert_close(tensor_value(param, i), expected[i], 1e-12, "param", i);
+    for (int64_t i = 0; i < 3; i++)
+        assert_close(tensor_value(param, i), expected[i], 1e-12, "param", i);
     ampc_tensor *exp_avg = ampc_optimizer_state_tensor(optimizer, 0, "exp_avg", false);
     ampc_tensor *exp_avg_sq = ampc_optimizer_state_tensor(optimizer, 0, "exp_avg_sq", false);
     assert_close(tensor_value(exp_avg, 1), -0.4, 1e-12, "exp_avg", 1);
@@ -125,27 +126,15 @@ static void test_adam_and_adamw_f32_match_float64_reference(void **state)
 
 /* One AdamW step on F16 / BF16 equals the fp32 formula on the widened values, each result
  * (parameter, exp_avg, exp_avg_sq) rounded once. */
-static float round_to(ampc_dtype dtype, float value)
-{
-    return dtype == AMPC_F16 ? ampc_f16_to_f32(ampc_f32_to_f16(value))
-                             : ampc_bf16_to_f32(ampc_f32_to_bf16(value));
-}
-
 static void check_adamw_half(ampc_dtype dtype)
 {
-    double p[N], g[N];
-    for (int64_t i = 0; i < N; i++) p[i] = wave(i, -1, 1.0), g[i] = wave(i, 0, 0.5);
-    ampc_tensor *param = make_param(dtype, N, p);
-    give_grad(param);
-    set_grad(param, g);
-    ampc_tensor *before = ampc_tensor_cast(param, AMPC_F32);
-    ampc_tensor *grad32 = ampc_tensor_cast(ampc_tensor_grad(param), AMPC_F32);
+    half_case c = make_half_case(dtype, N);
     ampc_adam_options options = ampc_adamw_defaults();
     options.lr = 0.01;
     options.eps = 1e-3; /* representable scale for F16's denominators */
-    ampc_optimizer *optimizer = ampc_adamw_new(&param, 1, &options);
+    ampc_optimizer *optimizer = ampc_adamw_new(&c.param, 1, &options);
     assert_int_equal(ampc_optimizer_step(optimizer), AMPC_OK);
-    const float *pf = ampc_tensor_data(before), *gf = ampc_tensor_data(grad32);
+    const float *pf = ampc_tensor_data(c.param_f32), *gf = ampc_tensor_data(c.grad_f32);
     float decay = (float)(1 - 0.01 * 0.01), step_size = (float)-(0.01 / (1 - 0.9));
     float bc2_sqrt = (float)sqrt(1 - 0.999), one_minus_b1 = (float)(1 - 0.9);
     float one_minus_b2 = (float)(1 - 0.999);
@@ -157,14 +146,12 @@ static void check_adamw_half(ampc_dtype dtype)
         float v = 0.0f * 0.999f + one_minus_b2 * gf[i] * gf[i];
         float denom = sqrtf(v) / bc2_sqrt + 1e-3f;
         float expected = pf[i] * decay + step_size * m / denom;
-        assert_true(tensor_value(param, i) == round_to(dtype, expected));
+        assert_true(tensor_value(c.param, i) == round_to(dtype, expected));
         assert_true(tensor_value(exp_avg, i) == round_to(dtype, m));
         assert_true(tensor_value(exp_avg_sq, i) == round_to(dtype, v));
     }
     ampc_optimizer_free(optimizer);
-    ampc_tensor_free(before);
-    ampc_tensor_free(grad32);
-    ampc_tensor_free(param);
+    free_half_case(&c);
 }
 
 static void test_adamw_half_precision_computes_in_fp32_and_rounds_once(void **state)

@@ -97,28 +97,19 @@ static void test_sgd_f32_matches_float64_reference(void **state)
  * on the widened values, rounded. */
 static void check_sgd_half(ampc_dtype dtype)
 {
-    double p[N], g[N];
-    for (int64_t i = 0; i < N; i++) p[i] = wave(i, -1, 1.0), g[i] = wave(i, 0, 0.5);
-    ampc_tensor *param = make_param(dtype, N, p);
-    give_grad(param);
-    set_grad(param, g);
-    ampc_tensor *before = ampc_tensor_cast(param, AMPC_F32);
-    ampc_tensor *grad32 = ampc_tensor_cast(ampc_tensor_grad(param), AMPC_F32);
+    half_case c = make_half_case(dtype, N);
     ampc_sgd_options options = {.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01};
-    ampc_optimizer *optimizer = ampc_sgd_new(&param, 1, &options);
+    ampc_optimizer *optimizer = ampc_sgd_new(&c.param, 1, &options);
     assert_int_equal(ampc_optimizer_step(optimizer), AMPC_OK);
-    const float *pf = ampc_tensor_data(before), *gf = ampc_tensor_data(grad32);
+    const float *pf = ampc_tensor_data(c.param_f32), *gf = ampc_tensor_data(c.grad_f32);
+    ampc_tensor *buffer = ampc_optimizer_state_tensor(optimizer, 0, "momentum_buffer", false);
     for (int64_t i = 0; i < N; i++) {
         float d_p = gf[i] + 0.01f * pf[i];
-        float expected = pf[i] + -0.1f * d_p;
-        double rounded = dtype == AMPC_F16 ? ampc_f16_to_f32(ampc_f32_to_f16(expected))
-                                           : ampc_bf16_to_f32(ampc_f32_to_bf16(expected));
-        assert_true(tensor_value(param, i) == rounded);
+        assert_true(tensor_value(c.param, i) == round_to(dtype, pf[i] + -0.1f * d_p));
+        assert_true(tensor_value(buffer, i) == round_to(dtype, d_p));
     }
     ampc_optimizer_free(optimizer);
-    ampc_tensor_free(before);
-    ampc_tensor_free(grad32);
-    ampc_tensor_free(param);
+    free_half_case(&c);
 }
 
 static void test_sgd_half_precision_computes_in_fp32_and_rounds_once(void **state)
