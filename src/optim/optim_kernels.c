@@ -4,6 +4,7 @@
  * once, so every dtype shares one copy of each formula. */
 #include "optim/optim_kernels.h"
 
+#include <emmintrin.h>
 #include <math.h>
 
 #include <ampc/cpu.h>
@@ -16,8 +17,20 @@ enum {
     PARALLEL_MIN = 1 << 15, /* below this many elements, threads cost more than they save */
 };
 
-static inline float sqrt_f32(float x) { return sqrtf(x); }
-static inline double sqrt_f64(double x) { return sqrt(x); }
+/* In-place square roots, correctly rounded like sqrtf and sqrt (SSE2 is baseline x86-64). */
+static void sqrt_array_f32(float *values, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(values + i, _mm_sqrt_ps(_mm_loadu_ps(values + i)));
+    for (; i < n; i++) values[i] = sqrtf(values[i]);
+}
+
+static void sqrt_array_f64(double *values, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 2 <= n; i += 2) _mm_storeu_pd(values + i, _mm_sqrt_pd(_mm_loadu_pd(values + i)));
+    for (; i < n; i++) values[i] = sqrt(values[i]);
+}
 
 #define real float
 #define REAL_SUFFIX f32

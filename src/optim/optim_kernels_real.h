@@ -28,33 +28,42 @@ static void REAL_NAME(sgd_update_)(int64_t n, real *restrict param, const real *
     }
 }
 
+/* In three passes over a chunk of at most CHUNK elements, so each pass vectorises: the
+ * moments, the square roots (SSE's, exact like sqrt, which the compiler will not vectorise
+ * because of errno), then the parameter. */
 static void REAL_NAME(adam_update_)(int64_t n, real *restrict param, const real *restrict grad,
                                     real *restrict exp_avg, real *restrict exp_avg_sq,
                                     real *restrict max_exp_avg_sq, const ampc_adam_scalars *s)
 {
+    AMPC_ASSERT(n <= CHUNK);
     const real weight_decay = (real)s->weight_decay, decay_factor = (real)s->decay_factor;
     const real beta1 = (real)s->beta1, one_minus_beta1 = (real)s->one_minus_beta1;
     const real beta2 = (real)s->beta2, one_minus_beta2 = (real)s->one_minus_beta2;
     const real bias_correction2_sqrt = (real)s->bias_correction2_sqrt, eps = (real)s->eps;
     const real negative_step_size = (real)s->negative_step_size;
-    const bool has_weight_decay = s->weight_decay != 0, has_decay = s->decay_factor != 1;
+    const bool has_weight_decay = s->weight_decay != 0;
+    real root[CHUNK]; /* the second moment, then its square root */
+
     for (int64_t i = 0; i < n; i++) {
-        real p = param[i], g = grad[i];
-        if (has_weight_decay) g = g + weight_decay * p; /* Adam: grad.add(param, alpha=wd) */
-        if (has_decay) p = p * decay_factor;            /* AdamW: param.mul_(1 - lr wd) */
+        real g = grad[i];
+        if (has_weight_decay) g = g + weight_decay * param[i]; /* grad.add(param, alpha=wd) */
         real m = exp_avg[i] * beta1 + one_minus_beta1 * g;
         real v = exp_avg_sq[i] * beta2 + one_minus_beta2 * g * g;
         exp_avg[i] = m;
         exp_avg_sq[i] = v;
-        real second = v;
-        if (max_exp_avg_sq) {
+        root[i] = v;
+    }
+    if (max_exp_avg_sq)
+        for (int64_t i = 0; i < n; i++) {
             /* torch.maximum: a NaN in either operand wins. */
-            real old = max_exp_avg_sq[i];
-            second = (old != old || old > v) ? old : v;
-            max_exp_avg_sq[i] = second;
+            real old = max_exp_avg_sq[i], v = root[i];
+            root[i] = max_exp_avg_sq[i] = (old != old || old > v) ? old : v;
         }
-        real denom = REAL_NAME(sqrt_)(second) / bias_correction2_sqrt + eps;
-        param[i] = p + negative_step_size * m / denom;
+    REAL_NAME(sqrt_array_)(root, n);
+    /* AdamW's param.mul_(1 - lr wd) comes first; for Adam the factor is 1 (exact). */
+    for (int64_t i = 0; i < n; i++) {
+        real denom = root[i] / bias_correction2_sqrt + eps;
+        param[i] = param[i] * decay_factor + negative_step_size * exp_avg[i] / denom;
     }
 }
 
