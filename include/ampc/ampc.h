@@ -8,6 +8,7 @@
 #include <ampc/error.h>
 #include <ampc/export.h>
 #include <ampc/gemm.h>
+#include <ampc/io.h>
 #include <ampc/memory.h>
 #include <ampc/nn.h>
 #include <ampc/ops_conv.h>
