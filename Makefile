@@ -39,6 +39,7 @@ bench:
 	@$(MAKE) --no-print-directory build
 	$(BUILD_DIR)/ampc bench convert
 	$(BUILD_DIR)/ampc bench gemm
+	$(BUILD_DIR)/ampc bench ops
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)

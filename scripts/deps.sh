@@ -12,9 +12,11 @@ set -euo pipefail
 packages=(
   gcc make cmake pkgconf
   libcmocka-dev   # unit tests
-  libjansson-dev  # JSON output of the CLI and benchmarks
+  libjansson-dev  # JSON: safetensors headers, the CLI's and benchmarks' output
   libgomp1        # OpenMP runtime (gcc's)
   libopenblas-dev # F32/F64 GEMM
+  zlib1g-dev      # gzipped IDX data sets
+  dataset-fashion-mnist # the default data set (/usr/share/datasets/fashion-mnist)
 )
 
 bench_packages=(

@@ -8,7 +8,9 @@
 #include <ampc/error.h>
 #include <ampc/export.h>
 #include <ampc/gemm.h>
+#include <ampc/io.h>
 #include <ampc/memory.h>
+#include <ampc/nn.h>
 #include <ampc/ops_conv.h>
 #include <ampc/ops_linalg.h>
 #include <ampc/ops_loss.h>

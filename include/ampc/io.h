@@ -6,8 +6,10 @@
  * into the data that follows), plus an optional "__metadata__" object of string values; then
  * the raw little-endian data. Dtype spellings: F64 F32 F16 BF16 F8_E4M3 F8_E5M2 I64 I32 U8 BOOL.
  * Reading validates everything (header length within the file, valid JSON, known dtypes,
- * offsets in range, sorted and not overlapping, byte counts matching shapes) and names the
- * file and the problem. Writing is atomic: a temporary file in the same folder, fsync, rename.
+ * offsets in range, byte counts matching shapes, and the tensors, taken in offset order,
+ * covering the data exactly: no overlap, gap or trailing bytes) and names the file, the tensor
+ * and the problem. The JSON's key order carries no meaning, as in Hugging Face's reader.
+ * Writing is atomic: a temporary file in the same folder, fsync, rename.
  *
  * IDX (LeCun's MNIST format, optionally gzipped): a magic number giving the element type and
  * the number of dims, big-endian dim sizes, then the data. */
@@ -53,7 +55,9 @@ typedef struct ampc_metadata_entry {
     const char *value;
 } ampc_metadata_entry;
 
-/* Writes the tensors (names unique, not "__metadata__") and optional metadata atomically. */
+/* Writes the tensors (names unique, not "__metadata__") and optional metadata atomically,
+ * in the order given (Hugging Face's writer sorts by dtype and name), the header padded with
+ * spaces to a multiple of 8 bytes. */
 AMPC_API ampc_status ampc_safetensors_write(const char *path, int count,
                                             const ampc_safetensors_entry *entries,
                                             int metadata_count,
@@ -68,7 +72,7 @@ AMPC_API ampc_status ampc_module_save(const ampc_module *module, const char *pat
  * nothing is changed. */
 AMPC_API ampc_status ampc_module_load(ampc_module *module, const char *path, bool strict);
 
-/* --- IDX data sets ----------------------------------------------------------------------------- */
+/* --- IDX data sets --------------------------------------------------------------------------- */
 
 /* The whole file (gzipped or not: the gzip magic decides) as a tensor of the IDX's dims:
  * U8 for unsigned byte data (the only type MNIST uses; I32 and F32/F64 IDX types too). */
@@ -83,7 +87,8 @@ typedef struct ampc_dataset {
 } ampc_dataset;
 
 /* dir/train-images-idx3-ubyte(.gz) and train-labels-idx1-ubyte(.gz), or t10k-* when !train.
- * Checks that the counts agree and labels are below 256. */
+ * Checks that the counts agree and labels are below 256. The tensors are long-lived (made
+ * outside any arena); a missing file's error names the package that provides Fashion-MNIST. */
 AMPC_API ampc_status ampc_mnist_load(const char *dir, bool train, ampc_dataset *dataset);
 AMPC_API void ampc_dataset_free(ampc_dataset *dataset);
 
@@ -108,10 +113,13 @@ AMPC_API ampc_loader *ampc_loader_new(const ampc_dataset *dataset,
 AMPC_API void ampc_loader_free(ampc_loader *loader);
 /* The next batch: images (B, 1, H, W) of options.dtype scaled to [0, 1] (or normalised) and
  * labels I64 (B), new tensors the caller frees (made in the current arena if one is entered).
- * Returns false with both NULL at the end of the epoch; the next call starts a new epoch.
- * On error returns false and sets the error. */
+ * Returns false with both NULL at the end of the epoch (ampc_loader_epoch then counts one
+ * more); the next call starts the new epoch. On error returns false and sets the error.
+ * Shuffled order: Fisher-Yates over Philox draws keyed by seed and the epoch number, so it
+ * depends on (seed, epoch, N) only (docs/io.md). */
 AMPC_API bool ampc_loader_next(ampc_loader *loader, ampc_tensor **images, ampc_tensor **labels);
 AMPC_API int64_t ampc_loader_batches_per_epoch(const ampc_loader *loader);
+/* The epoch the next batch belongs to, from 0. */
 AMPC_API int64_t ampc_loader_epoch(const ampc_loader *loader);
 
 #ifdef __cplusplus

@@ -68,14 +68,19 @@ typedef struct ampc_module_ops {
  * ops->free_state). ops must outlive the module. */
 AMPC_API ampc_module *ampc_module_new(const ampc_module_ops *ops, void *state);
 AMPC_API void *ampc_module_state(const ampc_module *module);
-/* Takes ownership of tensor (on failure too). A parameter must be a float tensor; it is made a
- * leaf that requires grad and counted as AMPC_MEMORY_PARAMETERS. name has no dots and is unique
- * among the module's parameters, buffers and children. */
+/* Takes ownership of tensor (on failure too). tensor must be a leaf made outside any arena. A
+ * parameter must be an F64, F32, F16 or BF16 tensor and a parameter kind; it is made a leaf that
+ * requires grad. A buffer has a buffer kind, any dtype, and never requires grad. Both are
+ * counted as AMPC_MEMORY_PARAMETERS (model state). name is not empty, has no dots and is unique
+ * among the module's parameters, buffers and children. In state_dict order a module's
+ * parameters come before its buffers, each in registration order, as in PyTorch. */
 AMPC_API ampc_status ampc_module_add_parameter(ampc_module *module, const char *name,
                                                ampc_tensor *tensor, ampc_param_kind kind);
 AMPC_API ampc_status ampc_module_add_buffer(ampc_module *module, const char *name,
                                             ampc_tensor *tensor, ampc_param_kind kind);
-/* Takes ownership of child (on failure too). */
+/* Takes ownership of child (on failure too), except when child already belongs to a module or
+ * contains `module` (that error leaves it to its owner). Its training mode is left as it is,
+ * as in PyTorch. */
 AMPC_API ampc_status ampc_module_add_child(ampc_module *module, const char *name,
                                            ampc_module *child);
 /* A module's own parameter or buffer by its local name ("weight"), or NULL. */
@@ -96,8 +101,9 @@ AMPC_API int ampc_module_num_children(const ampc_module *module);
 AMPC_API ampc_module *ampc_module_child(const ampc_module *module, int index);
 
 /* Every parameter and buffer of the tree, depth first in registration order (PyTorch's
- * state_dict order: a module's own tensors, then its children's). index runs from 0 to
- * ampc_module_num_tensors - 1. name is the full dotted name, valid while the module lives. */
+ * state_dict order: a module's own parameters, then its own buffers, then its children's).
+ * index runs from 0 to ampc_module_num_tensors - 1. name is the full dotted name, valid until
+ * the tree gains a tensor or a child, or is freed. */
 typedef struct ampc_named_tensor {
     const char *name;
     ampc_tensor *tensor;
@@ -116,16 +122,23 @@ AMPC_API ampc_tensor *ampc_module_parameter(const ampc_module *module, int index
 AMPC_API int64_t ampc_module_parameter_count(const ampc_module *module);
 
 /* Moves every parameter of the tree into one contiguous block per dtype, and gives each a
- * gradient that is a view into a matching gradient block (zeroed). Values, names and tensor
- * handles stay the same. Idempotent; parameters added later need another call. From then on
- * zero_grad zeroes gradients in place rather than dropping them. */
+ * gradient that is a view into a matching gradient block (zeroed, or holding the gradient the
+ * parameter had). Values, names and tensor handles stay the same; buffers are not moved.
+ * Idempotent; parameters added later need another call, which moves everything into new
+ * blocks. From then on zero_grad zeroes gradients in place rather than dropping them. Call it
+ * on the root module (blocks a descendant had from an earlier call are released), outside any
+ * arena. Parameters that do not require grad (frozen) get no gradient view. */
 AMPC_API ampc_status ampc_module_flatten(ampc_module *module);
 /* After flatten: the block holding all parameters of dtype (and their gradients), as 1-d
  * tensors (borrowed), or NULL when the model has none of that dtype. */
 AMPC_API ampc_tensor *ampc_module_parameter_block(const ampc_module *module, ampc_dtype dtype);
 AMPC_API ampc_tensor *ampc_module_gradient_block(const ampc_module *module, ampc_dtype dtype);
 
-/* Converts every floating parameter and buffer to dtype (torch's .to(dtype) / .double()). */
+/* Converts every floating parameter and buffer to dtype (torch's .to(dtype) / .double()); dtype
+ * is F64, F32, F16 or BF16. Handles stay the same (the data is replaced under them);
+ * parameters keep requiring grad, but their gradients (of the old dtype) are dropped;
+ * num_batches_tracked stays I64. On a flattened module the parameters are then flattened
+ * again into blocks of the new dtype. */
 AMPC_API ampc_status ampc_module_to_dtype(ampc_module *module, ampc_dtype dtype);
 
 /* --- layers --------------------------------------------------------------------------------
@@ -137,7 +150,8 @@ AMPC_API ampc_status ampc_module_to_dtype(ampc_module *module, ampc_dtype dtype)
 
 AMPC_API ampc_module *ampc_linear_new(int64_t in_features, int64_t out_features, bool bias,
                                       ampc_generator *generator);
-/* options NULL: stride 1, padding 0, dilation 1, groups 1. */
+/* options NULL: stride 1, padding 0, dilation 1, groups 1. Sizes and groups are checked
+ * here; stride, padding, dilation and output_padding by the op at forward. */
 AMPC_API ampc_module *ampc_conv2d_new(int64_t in_channels, int64_t out_channels,
                                       int64_t kernel_h, int64_t kernel_w,
                                       const ampc_conv2d_options *options, bool bias,
@@ -147,8 +161,11 @@ AMPC_API ampc_module *ampc_conv_transpose2d_new(int64_t in_channels, int64_t out
                                                 const ampc_conv2d_options *options, bool bias,
                                                 ampc_generator *generator);
 /* BatchNorm1d takes (N, C) or (N, C, L), BatchNorm2d (N, C, H, W). affine: weight and bias;
- * track_running_stats: running_mean, running_var, num_batches_tracked buffers (eval uses
- * them). */
+ * track_running_stats: running_mean, running_var, num_batches_tracked buffers. Training uses
+ * batch statistics and updates the buffers (num_batches_tracked + 1); eval uses the running
+ * statistics; without track_running_stats batch statistics are used in both modes. momentum
+ * is finite (PyTorch's None, a cumulative average, is not offered). PyTorch's defaults are
+ * eps 1e-5, momentum 0.1. */
 AMPC_API ampc_module *ampc_batch_norm1d_new(int64_t num_features, double eps, double momentum,
                                             bool affine, bool track_running_stats);
 AMPC_API ampc_module *ampc_batch_norm2d_new(int64_t num_features, double eps, double momentum,
@@ -169,8 +186,10 @@ AMPC_API ampc_module *ampc_gelu_new(bool tanh_approximation);
 AMPC_API ampc_module *ampc_silu_new(void);
 AMPC_API ampc_module *ampc_sigmoid_new(void);
 AMPC_API ampc_module *ampc_tanh_new(void);
+/* options are copied (kernel >= 1 checked here, the rest by the op at forward). */
 AMPC_API ampc_module *ampc_max_pool2d_new(const ampc_pool2d_options *options);
 AMPC_API ampc_module *ampc_avg_pool2d_new(const ampc_pool2d_options *options);
+/* torch.nn.Flatten() is ampc_flatten_new(1, -1). */
 AMPC_API ampc_module *ampc_flatten_new(int start_dim, int end_dim);
 
 /* Sequential: children named "0", "1", ... in order; forward feeds each output to the next.
