@@ -18,6 +18,7 @@
 #include <ampc/ops_pointwise.h>
 #include <ampc/ops_reduce.h>
 #include <ampc/ops_shape.h>
+#include <ampc/optim.h>
 #include <ampc/random.h>
 #include <ampc/tensor.h>
 
