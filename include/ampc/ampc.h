@@ -8,6 +8,7 @@
 #include <ampc/error.h>
 #include <ampc/export.h>
 #include <ampc/gemm.h>
+#include <ampc/io.h>
 #include <ampc/memory.h>
 #include <ampc/nn.h>
 #include <ampc/ops_conv.h>
@@ -17,6 +18,7 @@
 #include <ampc/ops_pointwise.h>
 #include <ampc/ops_reduce.h>
 #include <ampc/ops_shape.h>
+#include <ampc/optim.h>
 #include <ampc/random.h>
 #include <ampc/tensor.h>
 

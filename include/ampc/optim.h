@@ -4,12 +4,17 @@
  * accumulated gradients. Parameters come in groups; each group has its own lr and
  * weight_decay (the other hyperparameters are the optimizer's). A parameter without a
  * gradient is skipped, as in PyTorch. Steps run with grad mode off and never record.
+ * Parameters must be contiguous (views into a flat block are): an update is one pass over
+ * their elements. F64 and F32 parameters are updated in their dtype; F16 and BF16 ones in
+ * fp32, each stored value rounded once. Results never depend on the thread count.
  *
  * State per parameter (all of the parameter's dtype, created at its first step):
  *   SGD:        "momentum_buffer" (when momentum != 0)
  *   Adam/AdamW: "exp_avg", "exp_avg_sq", and "max_exp_avg_sq" with amsgrad
  * plus the optimizer's step count. ampc_optimizer_state_tensor reaches them by name, so a
- * checkpoint can save and restore them (resuming bit for bit).
+ * checkpoint can save and restore them (resuming bit for bit). As torch's state["step"], each
+ * parameter also counts its own updates (they start when it first has a gradient); a
+ * restored parameter resumes at the optimizer's count.
  *
  * Formulas (PyTorch 1.13+, g the gradient, p the parameter, t the step from 1):
  *   SGD:   g += wd p; b = momentum b + (1 - dampening) g (b = g at the first step);
@@ -115,7 +120,8 @@ AMPC_API ampc_lr_schedule *ampc_lr_cosine_new(ampc_optimizer *optimizer, int64_t
                                               double eta_min);
 /* lr = base * (start_factor + (1 - start_factor) min(step, warmup_steps) / warmup_steps)
  * (torch LinearLR with end_factor 1). Then, if `after` is given, the after-schedule runs from
- * its step 0 (torch SequentialLR); ownership of `after` passes to this schedule. */
+ * its step 0 on the same base lrs (torch SequentialLR); ownership of `after` (a schedule of
+ * the same optimizer) passes to this schedule, even when this call fails. */
 AMPC_API ampc_lr_schedule *ampc_lr_warmup_new(ampc_optimizer *optimizer, int64_t warmup_steps,
                                               double start_factor, ampc_lr_schedule *after);
 AMPC_API ampc_status ampc_lr_schedule_step(ampc_lr_schedule *schedule);
