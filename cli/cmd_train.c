@@ -337,7 +337,9 @@ static ampc_status evaluate_batch(ampc_module *model, const ampc_tensor *images,
 /* Test accuracy and mean loss in eval mode (running statistics) with grad off. */
 static ampc_status evaluate(train_run *run, train_result *result)
 {
-    ampc_loader *loader = new_loader(run, &run->test_set, false, 1000);
+    /* The training batch size bounds the arena here too (the eval arena holds every
+     * intermediate of a batch until its reset). */
+    ampc_loader *loader = new_loader(run, &run->test_set, false, run->config.batch);
     if (!loader) return ampc_error_status();
     ampc_module_set_training(run->model, false);
     bool grad = ampc_grad_set_enabled(false);
