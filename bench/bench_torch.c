@@ -8,6 +8,7 @@
 #include <ampc/models.h>
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,7 +96,8 @@ static double time_ampc(const char *name, const torch_bench_options *options)
 static void script_path(char *path, size_t size)
 {
     const char *here = __FILE__, *slash = strrchr(here, '/');
-    snprintf(path, size, "%.*s/bench_torch.py", slash ? (int)(slash - here) : 1, slash ? here : ".");
+    snprintf(path, size, "%.*s/bench_torch.py", slash ? (int)(slash - here) : 1,
+             slash ? here : ".");
 }
 
 /* Runs the PyTorch side once for all models; fills torch_ms (negative where it failed) and
@@ -129,17 +131,42 @@ static void time_torch(const torch_bench_options *options, double *torch_ms, cha
                         "`make bench` installs it)\n");
 }
 
-static int parse_int(const char *flag, const char *value, int min, int max, int *out)
+/* The integer options: flag, field, range. */
+typedef struct int_option {
+    const char *flag;
+    size_t offset; /* into torch_bench_options */
+    int min, max;
+} int_option;
+
+static const int_option int_options[] = {
+    {"--steps", offsetof(torch_bench_options, steps), 1, MAX_STEPS},
+    {"--warmup", offsetof(torch_bench_options, warmup), 0, MAX_STEPS},
+    {"--batch", offsetof(torch_bench_options, batch), 1, 65536},
+    {"--threads", offsetof(torch_bench_options, threads), 1, 4096},
+};
+
+/* Sets flag's value; CLI_EXIT_USAGE with a message if the flag or value is bad. */
+static int set_option(torch_bench_options *options, const char *flag, const char *value)
 {
-    char *end;
-    long number = strtol(value, &end, 10);
-    if (!*value || *end || number < min || number > max) {
-        fprintf(stderr, "ampc bench torch: %s \"%s\": expected an integer from %d to %d\n", flag,
-                value, min, max);
-        return CLI_EXIT_USAGE;
+    if (strcmp(flag, "--python") == 0) {
+        options->python = value;
+        return CLI_EXIT_OK;
     }
-    *out = (int)number;
-    return CLI_EXIT_OK;
+    for (size_t i = 0; i < sizeof int_options / sizeof int_options[0]; i++) {
+        const int_option *o = &int_options[i];
+        if (strcmp(flag, o->flag) != 0) continue;
+        char *end;
+        long number = strtol(value, &end, 10);
+        if (!*value || *end || number < o->min || number > o->max) {
+            fprintf(stderr, "ampc bench torch: %s \"%s\": expected an integer from %d to %d\n",
+                    flag, value, o->min, o->max);
+            return CLI_EXIT_USAGE;
+        }
+        *(int *)((char *)options + o->offset) = (int)number;
+        return CLI_EXIT_OK;
+    }
+    fprintf(stderr, "ampc bench torch: unknown option \"%s\"\n", flag);
+    return CLI_EXIT_USAGE;
 }
 
 static int parse_options(int argc, char **argv, torch_bench_options *options, bool *help)
@@ -147,33 +174,20 @@ static int parse_options(int argc, char **argv, torch_bench_options *options, bo
     *options = (torch_bench_options){.steps = 20, .warmup = 3, .batch = 128,
                                      .threads = ampc_num_threads(), .python = "/usr/bin/python3"};
     for (int i = 1; i < argc; i++) {
-        const char *flag = argv[i];
-        if (cli_is_help(flag)) {
+        if (cli_is_help(argv[i])) {
             *help = true;
             return CLI_EXIT_OK;
         }
-        if (strcmp(flag, "--json") == 0) {
+        if (strcmp(argv[i], "--json") == 0) {
             options->json = true;
             continue;
         }
         if (i + 1 >= argc) {
-            fprintf(stderr, "ampc bench torch: unknown option or missing value \"%s\"\n", flag);
+            fprintf(stderr, "ampc bench torch: unknown option or missing value \"%s\"\n", argv[i]);
             return CLI_EXIT_USAGE;
         }
-        const char *value = argv[++i];
-        int status = strcmp(flag, "--steps") == 0    ? parse_int(flag, value, 1, MAX_STEPS, &options->steps)
-                     : strcmp(flag, "--warmup") == 0 ? parse_int(flag, value, 0, MAX_STEPS, &options->warmup)
-                     : strcmp(flag, "--batch") == 0  ? parse_int(flag, value, 1, 65536, &options->batch)
-                     : strcmp(flag, "--threads") == 0 ? parse_int(flag, value, 1, 4096, &options->threads)
-                                                      : -1;
-        if (strcmp(flag, "--python") == 0) {
-            options->python = value;
-            status = CLI_EXIT_OK;
-        }
-        if (status == -1) {
-            fprintf(stderr, "ampc bench torch: unknown option \"%s\"\n", flag);
-            return CLI_EXIT_USAGE;
-        }
+        int status = set_option(options, argv[i], argv[i + 1]);
+        i++;
         if (status != CLI_EXIT_OK) return status;
     }
     return CLI_EXIT_OK;

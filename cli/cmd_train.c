@@ -152,8 +152,8 @@ static int set_option(train_config *config, const option *o, const char *value)
         errno = 0;
         double number = strtod(value, &end);
         bool integral = o->kind == OPTION_INTEGER;
-        snprintf(range, sizeof range, "%s from %.15g to %.15g", integral ? "an integer" : "a number",
-                 o->min, o->max);
+        snprintf(range, sizeof range, "%s from %.15g to %.15g",
+                 integral ? "an integer" : "a number", o->min, o->max);
         if (!*value || *end || errno || !isfinite(number) || number < o->min ||
             number > o->max || (integral && number != floor(number)))
             return usage_error("%s \"%s\": expected %s", o->flag, value, range);
