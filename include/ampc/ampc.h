@@ -12,6 +12,7 @@
 #include <ampc/ops_conv.h>
 #include <ampc/ops_linalg.h>
 #include <ampc/ops_loss.h>
+#include <ampc/ops_norm.h>
 #include <ampc/ops_pointwise.h>
 #include <ampc/ops_reduce.h>
 #include <ampc/ops_shape.h>
