@@ -2,9 +2,9 @@
  *
  * For each op of bench_ops_cases.c, and for a small MLP training step, the F32, BF16 and F16
  * versions are measured in the same run and reported as ratios to F32:
- *   time    forward + backward per call: inside an arena (entered, forward, ampc_backward with
- *           an upstream gradient, left, reset), as a training step runs. Leaf gradients are
- *           heap tensors and accumulate over the calls, as in gradient accumulation.
+ *   time    forward + backward per call: the leaves' gradients dropped (zero_grad with
+ *           set_to_none), then inside an arena (entered, forward, ampc_backward with an
+ *           upstream gradient, left, reset), as a training step runs.
  *   memory  tensor bytes the forward leaves alive for the backward (its output and what the
  *           op saved), from ampc_memory_get_stats around one forward outside any arena, where
  *           freed temporaries are uncounted at once. The MLP reports the step's peak of
@@ -19,6 +19,8 @@
  * spell of the machine lands on all of them alike. The median call counts. */
 #include "bench_ops.h"
 
+#include <limits.h>
+#include <malloc.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -127,9 +129,18 @@ static bool forward_backward(const op_job *o, ampc_tensor *output)
     return output && ampc_backward(output, o->gradient, false) == AMPC_OK;
 }
 
+/* Drops the leaves' gradients, as zero_grad(set_to_none) before a step: each backward then
+ * writes fresh gradients instead of adding into old ones. */
+static void drop_gradients(ampc_tensor *const *tensors, int count)
+{
+    for (int i = 0; i < count; i++)
+        if (ampc_tensor_requires_grad(tensors[i])) ampc_tensor_zero_grad(tensors[i], true);
+}
+
 static bool run_op(void *context)
 {
     op_job *o = context;
+    drop_gradients(o->inputs.tensors, o->inputs.count);
     if (ampc_arena_enter(o->arena) != AMPC_OK) return false;
     bool ok = forward_backward(o, o->op->forward(&o->inputs));
     return ampc_arena_leave(o->arena) == AMPC_OK && ampc_arena_reset(o->arena) == AMPC_OK && ok;
@@ -269,6 +280,10 @@ static size_t activation_bytes(bool peak)
 static bool run_mlp(void *context)
 {
     mlp_job *m = context;
+    drop_gradients(m->model->weights, MLP_LAYERS);
+    drop_gradients(m->model->biases, MLP_LAYERS);
+    drop_gradients(m->model->norm_weights, MLP_NORMS);
+    drop_gradients(m->model->norm_biases, MLP_NORMS);
     ampc_memory_reset_peaks();
     size_t before = activation_bytes(false);
     if (ampc_arena_enter(m->arena) != AMPC_OK) return false;
@@ -482,6 +497,11 @@ int ampc_bench_ops(int argc, char **argv)
         fprintf(stderr, "ampc bench ops: out of memory\n");
         return 1;
     }
+    /* Gradients are freed and made again every call: keep glibc from returning large blocks
+     * to the system and faulting them in again each time (PyTorch's caching allocator does
+     * the same), so that no dtype pays page faults the others do not. */
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, INT_MAX);
     double start = ampc_bench_now();
     ampc_bench_load_begin(&run.load, run.quick);
     measure_all(&run, selected);
