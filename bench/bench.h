@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Conversion throughput F32 <-> F16, BF16, F8 per ISA path, single thread, against memcpy. */
 int ampc_bench_convert(int argc, char **argv);
@@ -22,6 +23,12 @@ int ampc_bench_gemm(int argc, char **argv);
  * F32, BF16 and F16 side by side (as ratios to F32), beside memcpy and the fp32 FMA peak, and
  * a small MLP training step in each dtype. */
 int ampc_bench_ops(int argc, char **argv);
+
+/* A usage error of `ampc bench <name>`: prints "ampc bench <name>: " and message (a printf
+ * format with one %s, filled with argument), a blank line and the usage to stderr; returns 2,
+ * the exit code of bad usage. */
+int ampc_bench_usage_error(const char *name, void (*print_usage)(FILE *out), const char *message,
+                           const char *argument);
 
 /* Seconds on a monotonic clock. */
 double ampc_bench_now(void);

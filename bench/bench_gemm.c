@@ -513,11 +513,7 @@ static void print_usage(FILE *out)
 
 static int usage_error(const char *message, const char *argument)
 {
-    fprintf(stderr, "ampc bench gemm: ");
-    fprintf(stderr, message, argument);
-    fprintf(stderr, "\n\n");
-    print_usage(stderr);
-    return 2;
+    return ampc_bench_usage_error("gemm", print_usage, message, argument);
 }
 
 static bool parse_sizes(const char *text, ampc_bench_gemm_run *run)

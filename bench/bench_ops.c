@@ -387,11 +387,7 @@ static void print_usage(FILE *out)
 
 static int usage_error(const char *message, const char *argument)
 {
-    fprintf(stderr, "ampc bench ops: ");
-    fprintf(stderr, message, argument);
-    fprintf(stderr, "\n\n");
-    print_usage(stderr);
-    return 2;
+    return ampc_bench_usage_error("ops", print_usage, message, argument);
 }
 
 enum { SELECTION_SIZE = 64 };
