@@ -17,6 +17,8 @@ static const benchmark benchmarks[] = {
      ampc_bench_convert},
     {"gemm", "GEMM GFLOP/s per dtype and path, training shapes, vs OpenBLAS and oneDNN, % of peak",
      ampc_bench_gemm},
+    {"ops", "training ops fwd+bwd and an MLP step: BF16/F16 speed and memory vs F32, vs memcpy/peak",
+     ampc_bench_ops},
 };
 enum { BENCHMARK_COUNT = sizeof benchmarks / sizeof benchmarks[0] };
 
