@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Conversion throughput F32 <-> F16, BF16, F8 per ISA path, single thread, against memcpy. */
 int ampc_bench_convert(int argc, char **argv);
@@ -17,6 +18,17 @@ int ampc_bench_convert(int argc, char **argv);
 /* GEMM GFLOP/s per dtype and ISA path at square sizes and at the shapes training runs, beside
  * OpenBLAS sgemm and oneDNN's bf16 matmul, each figure also as a % of this machine's peak. */
 int ampc_bench_gemm(int argc, char **argv);
+
+/* Forward and backward time, GB/s or GFLOP/s, and activation bytes of the training ops in
+ * F32, BF16 and F16 side by side (as ratios to F32), beside memcpy and the fp32 FMA peak, and
+ * a small MLP training step in each dtype. */
+int ampc_bench_ops(int argc, char **argv);
+
+/* A usage error of `ampc bench <name>`: prints "ampc bench <name>: " and message (a printf
+ * format with one %s, filled with argument), a blank line and the usage to stderr; returns 2,
+ * the exit code of bad usage. */
+int ampc_bench_usage_error(const char *name, void (*print_usage)(FILE *out), const char *message,
+                           const char *argument);
 
 /* ms per training step of the standard models, ampc fp32 beside PyTorch fp32 (bench_torch.py). */
 int ampc_bench_torch(int argc, char **argv);
@@ -27,6 +39,34 @@ double ampc_bench_now(void);
 double ampc_bench_median(double *values, int count);
 /* The smallest of count > 0 values. */
 double ampc_bench_min(const double *values, int count);
+
+/* How busy other processes kept the cores (bench_load.c): /proc/stat's busy time less this
+ * process's own CPU time and its waited-for workers', over the wall time. */
+typedef struct ampc_bench_cpu_snapshot {
+    bool ok;
+    double machine_busy, machine_total; /* seconds summed over cores */
+    double own;                         /* this process and its workers */
+} ampc_bench_cpu_snapshot;
+
+ampc_bench_cpu_snapshot ampc_bench_cpu_snapshot_take(void);
+/* Cores other processes kept busy on average between two snapshots; -1 if unknown. */
+double ampc_bench_other_busy_cores(const ampc_bench_cpu_snapshot *from,
+                                   const ampc_bench_cpu_snapshot *to);
+
+/* Cores other processes kept busy just before, during and just after a run (-1: unknown). */
+typedef struct ampc_bench_load {
+    double before, during, after;
+    ampc_bench_cpu_snapshot start;
+} ampc_bench_load;
+
+/* begin samples "before" over a short sleep and starts "during"; end finishes "during" and
+ * samples "after". quick shortens the sleeps. */
+void ampc_bench_load_begin(ampc_bench_load *load, bool quick);
+void ampc_bench_load_end(ampc_bench_load *load, bool quick);
+/* The header line "other processes kept ... cores busy ...", with a warning when shared. */
+void ampc_bench_load_print(const ampc_bench_load *load);
+/* {"before", "during", "after"} */
+struct json_t *ampc_bench_load_json(const ampc_bench_load *load);
 
 /* Peak arithmetic throughput (bench_peak.c drives the register-resident kernels of
  * bench_peak_<isa>.c). Append-only. */

@@ -36,9 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench_gemm.h"
@@ -91,10 +89,6 @@ static const ampc_bench_gemm_layer training_layers[] = {
     {"transformer", 2048, 1024, 1024},
 };
 enum { TRAINING_LAYER_COUNT = sizeof training_layers / sizeof training_layers[0] };
-
-/* How long the check for other processes' load sleeps, before and after the run (--quick:
- * long enough to see a build running, short enough to keep the smoke test fast). */
-static const double BUSY_SAMPLE_SECONDS = 0.2, QUICK_BUSY_SAMPLE_SECONDS = 0.05;
 
 static const int64_t default_sizes[] = {256, 512, 1024, 2048, 4096};
 static const int64_t quick_sizes[] = {64, QUICK_REFERENCE_SIZE};
@@ -479,73 +473,6 @@ static bool measure_all(ampc_bench_gemm_run *run)
     return true;
 }
 
-/* CPU time of the whole machine from the first line of /proc/stat (user, nice, system,
- * idle, iowait, irq, softirq, steal), in seconds summed over cores. Steal counts as busy: the
- * hypervisor gave the time to someone else. */
-static bool read_machine_times(double *busy, double *total)
-{
-    FILE *stat = fopen("/proc/stat", "r");
-    unsigned long long user, nice, system, idle, iowait, irq, softirq, steal;
-    int read = stat ? fscanf(stat, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice,
-                             &system, &idle, &iowait, &irq, &softirq, &steal)
-                    : 0;
-    if (stat) fclose(stat);
-    if (read != 8) return false;
-    double tick = 1.0 / (double)sysconf(_SC_CLK_TCK);
-    *busy = (double)(user + nice + system + irq + softirq + steal) * tick;
-    *total = *busy + (double)(idle + iowait) * tick;
-    return true;
-}
-
-/* CPU seconds used by this process, all its threads, and by the workers it has waited for.
- * (OpenBLAS's idle pool spins for a while after start-up: that is not another process.) */
-static double own_cpu_seconds(void)
-{
-    double seconds = 0.0;
-    const int whose[] = {RUSAGE_SELF, RUSAGE_CHILDREN};
-    for (int i = 0; i < 2; i++) {
-        struct rusage usage;
-        getrusage(whose[i], &usage);
-        seconds += (double)usage.ru_utime.tv_sec + 1e-6 * (double)usage.ru_utime.tv_usec +
-                   (double)usage.ru_stime.tv_sec + 1e-6 * (double)usage.ru_stime.tv_usec;
-    }
-    return seconds;
-}
-
-/* A moment's CPU accounting, to tell how busy other processes kept the cores. */
-typedef struct cpu_snapshot {
-    bool ok;
-    double machine_busy, machine_total; /* seconds summed over cores */
-    double own;                         /* this process and its workers */
-} cpu_snapshot;
-
-static cpu_snapshot take_snapshot(void)
-{
-    cpu_snapshot snapshot = {.own = own_cpu_seconds()};
-    snapshot.ok = read_machine_times(&snapshot.machine_busy, &snapshot.machine_total);
-    return snapshot;
-}
-
-/* Cores other processes kept busy on average between two snapshots; -1 if unknown. */
-static double other_busy_cores(const cpu_snapshot *from, const cpu_snapshot *to)
-{
-    if (!from->ok || !to->ok || to->machine_total <= from->machine_total) return -1.0;
-    double others = (to->machine_busy - from->machine_busy) - (to->own - from->own);
-    double elapsed = (to->machine_total - from->machine_total) /
-                     (double)sysconf(_SC_NPROCESSORS_ONLN);
-    return others > 0.0 ? others / elapsed : 0.0;
-}
-
-/* The same over `seconds` of sleep. */
-static double other_busy_cores_now(double seconds)
-{
-    cpu_snapshot from = take_snapshot();
-    struct timespec pause = {0, (long)(seconds * 1e9)};
-    nanosleep(&pause, NULL);
-    cpu_snapshot to = take_snapshot();
-    return other_busy_cores(&from, &to);
-}
-
 static void measure_peaks(ampc_bench_gemm_run *run)
 {
     for (int k = 0; k < AMPC_BENCH_PEAK_COUNT; k++) {
@@ -586,11 +513,7 @@ static void print_usage(FILE *out)
 
 static int usage_error(const char *message, const char *argument)
 {
-    fprintf(stderr, "ampc bench gemm: ");
-    fprintf(stderr, message, argument);
-    fprintf(stderr, "\n\n");
-    print_usage(stderr);
-    return 2;
+    return ampc_bench_usage_error("gemm", print_usage, message, argument);
 }
 
 static bool parse_sizes(const char *text, ampc_bench_gemm_run *run)
@@ -654,16 +577,12 @@ int ampc_bench_gemm(int argc, char **argv)
     if (parsed) return parsed < 0 ? 0 : parsed;
 
     double start = ampc_bench_now();
-    double busy_sample = run.quick ? QUICK_BUSY_SAMPLE_SECONDS : BUSY_SAMPLE_SECONDS;
-    run.busy_cores_before = other_busy_cores_now(busy_sample);
-    cpu_snapshot measuring = take_snapshot();
+    ampc_bench_load_begin(&run.load, run.quick);
     measure_peaks(&run);
     choose_blas_cores(&run);
     bool ok = plan_square(&run) && plan_training(&run) && plan_single_thread(&run) &&
               measure_all(&run);
-    cpu_snapshot measured = take_snapshot();
-    run.busy_cores_during = other_busy_cores(&measuring, &measured);
-    run.busy_cores_after = other_busy_cores_now(busy_sample);
+    ampc_bench_load_end(&run.load, run.quick);
     run.elapsed = ampc_bench_now() - start;
     int status = 0;
     if (!ok) {

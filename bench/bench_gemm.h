@@ -126,9 +126,7 @@ typedef struct ampc_bench_gemm_run {
     double peaks[AMPC_BENCH_PEAK_COUNT][2]; /* GFLOP/s on 1 thread and on `threads` */
     ampc_bench_peak bf16_peak;              /* what AMPC_BENCH_GEMM_PEAK_BF16 means here */
     double elapsed;                         /* seconds, for the whole run */
-    /* Cores other processes kept busy on average just before, during and just after the
-     * measurements (-1: unknown). */
-    double busy_cores_before, busy_cores_during, busy_cores_after;
+    ampc_bench_load load;                   /* other processes' use of the cores */
 } ampc_bench_gemm_run;
 
 /* The outputs, goals included. print_json returns the exit code (0, or 1 if it failed). */

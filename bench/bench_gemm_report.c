@@ -22,8 +22,6 @@
 
 enum { AMX_GOAL_SIZE = 2048, F16_GOAL_MIN_SIZE = 1024, GOAL_COUNT = 4 };
 static const double AMX_GOAL_FRACTION = 0.5, F16_GOAL_RATIO = 2.0, F32_GOAL_RATIO = 0.9;
-/* Other processes using more than this many cores make the header warn. */
-static const double BUSY_WARNING = 0.1;
 
 typedef ampc_bench_gemm_run gemm_run;
 typedef ampc_bench_gemm_row gemm_row;
@@ -377,13 +375,7 @@ static void print_header(const gemm_run *run)
     else
         printf("oneDNN: %s, ISA %s; bf16 matmul: bf16 in, fp32 accumulation, f32 out\n",
                ampc_bench_dnnl_version(), ampc_bench_dnnl_isa());
-    printf("other processes kept %.2f cores busy on average during the run (%.2f just before, "
-           "%.2f just after)\n",
-           run->busy_cores_during, run->busy_cores_before, run->busy_cores_after);
-    if (run->busy_cores_before > BUSY_WARNING || run->busy_cores_during > BUSY_WARNING ||
-        run->busy_cores_after > BUSY_WARNING)
-        printf("  warning: the cores were shared during the run; figures are low and noisy, "
-               "multi-threaded ones most\n");
+    ampc_bench_load_print(&run->load);
     printf("GFLOP/s = 2*m*n*k / seconds of the median call (\"best\": the fastest call); C = "
            "op(A) op(B), beta = 0,\nA and B random in [-1, 1), C F32 (F64 for F64). %% of peak: "
            "F64 -> fp64 FMA; F32, F16, OpenBLAS -> fp32 FMA;\nBF16, oneDNN -> %s (%s), the best "
@@ -658,8 +650,7 @@ int ampc_bench_gemm_print_json(const gemm_run *run)
         "cpu",
         ampc_cpu_model(), "threads", run->threads, "dispatched_path", ampc_isa_name(run->active),
         "quick", run->quick, "elapsed_seconds", run->elapsed, "other_busy_cores",
-        json_pack("{s:f, s:f, s:f}", "before", run->busy_cores_before, "during",
-                  run->busy_cores_during, "after", run->busy_cores_after),
+        ampc_bench_load_json(&run->load),
         "definitions",
         "gflops = 2*m*n*k / median_seconds per call; C = op(A) op(B), row-major, beta = 0; form "
         "NN C = A B, NT C = A B^T, TN C = A^T B; a training layer Y = X W with X (M x K), W (K x "

@@ -1,4 +1,4 @@
-/* Timing helpers shared by the benchmarks: a monotonic clock and run statistics. */
+/* Helpers shared by the benchmarks: a monotonic clock, run statistics and usage errors. */
 #include "bench.h"
 
 #include <stdlib.h>
@@ -29,4 +29,14 @@ double ampc_bench_min(const double *values, int count)
     for (int i = 1; i < count; i++)
         if (values[i] < smallest) smallest = values[i];
     return smallest;
+}
+
+int ampc_bench_usage_error(const char *name, void (*print_usage)(FILE *out), const char *message,
+                           const char *argument)
+{
+    fprintf(stderr, "ampc bench %s: ", name);
+    fprintf(stderr, message, argument);
+    fprintf(stderr, "\n\n");
+    print_usage(stderr);
+    return 2;
 }

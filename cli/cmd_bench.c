@@ -17,6 +17,8 @@ static const benchmark benchmarks[] = {
      ampc_bench_convert},
     {"gemm", "GEMM GFLOP/s per dtype and path, training shapes, vs OpenBLAS and oneDNN, % of peak",
      ampc_bench_gemm},
+    {"ops", "training ops fwd+bwd and an MLP step: BF16/F16 speed and memory vs F32, vs memcpy/peak",
+     ampc_bench_ops},
     {"torch", "ms per training step of the mlp and cnn models, ampc fp32 vs PyTorch fp32",
      ampc_bench_torch},
 };

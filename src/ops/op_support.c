@@ -200,43 +200,58 @@ ampc_tensor *ampc_sum_to_shape(const char *function, const ampc_tensor *grad, in
 DEFINE_ADD(float)
 DEFINE_ADD(double)
 
-/* out = a + b over contiguous compute-dtype tensors of one shape (out may be a). */
-static void add_computed(ampc_tensor *out, const ampc_tensor *a, const ampc_tensor *b)
+/* Elements per chunk of a 16-bit sum: widened into stack buffers, added, rounded once. */
+#define HALF_CHUNK 1024
+
+/* out = a + b for contiguous 16-bit data of one dtype (out may be a): each chunk is widened
+ * to fp32 through the SIMD converters, added, and rounded once, with no full-size copies. */
+static void add_half(void *out, const void *a, const void *b, ampc_dtype dtype, int64_t n)
+{
+    size_t size = ampc_dtype_size(dtype);
+    int64_t chunks = (n + HALF_CHUNK - 1) / HALF_CHUNK;
+#pragma omp parallel for num_threads(ampc_num_threads()) if (n >= PARALLEL_MIN_ELEMENTS)
+    for (int64_t chunk = 0; chunk < chunks; chunk++) {
+        float wide_a[HALF_CHUNK], wide_b[HALF_CHUNK];
+        int64_t first = chunk * HALF_CHUNK;
+        size_t count = (size_t)(n - first < HALF_CHUNK ? n - first : HALF_CHUNK);
+        size_t byte_offset = (size_t)first * size;
+        ampc_convert(wide_a, AMPC_F32, (const char *)a + byte_offset, dtype, count);
+        ampc_convert(wide_b, AMPC_F32, (const char *)b + byte_offset, dtype, count);
+        for (size_t index = 0; index < count; index++) wide_a[index] += wide_b[index];
+        ampc_convert((char *)out + byte_offset, dtype, wide_a, AMPC_F32, count);
+    }
+}
+
+/* out = a + b over contiguous tensors of out's dtype and one shape (out may be a). */
+static void add_contiguous(ampc_tensor *out, const ampc_tensor *a, const ampc_tensor *b)
 {
     int64_t n = ampc_shape_numel(out->ndim, out->shape);
     if (out->dtype == AMPC_F64)
         add_double(ampc_tensor_data(out), ampc_tensor_data(a), ampc_tensor_data(b), n);
-    else
+    else if (out->dtype == AMPC_F32)
         add_float(ampc_tensor_data(out), ampc_tensor_data(a), ampc_tensor_data(b), n);
+    else
+        add_half(ampc_tensor_data(out), ampc_tensor_data(a), ampc_tensor_data(b), out->dtype, n);
 }
 
 ampc_tensor *ampc_sum_new(const char *function, const ampc_tensor *a, const ampc_tensor *b)
 {
     AMPC_ASSERT(shapes_equal(a->ndim, a->shape, b->ndim, b->shape));
-    ampc_dtype compute = ampc_compute_dtype(a->dtype);
-    ampc_tensor *a_computed = ampc_contiguous_as(function, a, compute);
-    ampc_tensor *b_computed = a_computed ? ampc_contiguous_as(function, b, compute) : NULL;
-    ampc_tensor *sum = b_computed ? ampc_tensor_new(function, compute, a->ndim, a->shape) : NULL;
-    if (sum) add_computed(sum, a_computed, b_computed);
-    ampc_tensor_free(a_computed);
-    ampc_tensor_free(b_computed);
-    return sum ? ampc_from_compute(function, sum, a->dtype) : NULL;
+    ampc_tensor *a_contiguous = ampc_contiguous_as(function, a, a->dtype);
+    ampc_tensor *b_contiguous = a_contiguous ? ampc_contiguous_as(function, b, a->dtype) : NULL;
+    ampc_tensor *sum = b_contiguous ? ampc_tensor_new(function, a->dtype, a->ndim, a->shape) : NULL;
+    if (sum) add_contiguous(sum, a_contiguous, b_contiguous);
+    ampc_tensor_free(a_contiguous);
+    ampc_tensor_free(b_contiguous);
+    return sum;
 }
 
 ampc_status ampc_add_into(const char *function, ampc_tensor *dst, const ampc_tensor *src)
 {
     AMPC_ASSERT(ampc_layout_is_contiguous(dst->ndim, dst->shape, dst->strides));
-    if (ampc_compute_dtype(dst->dtype) == dst->dtype) {
-        ampc_tensor *source = ampc_contiguous_as(function, src, dst->dtype);
-        if (!source) return ampc_error_status();
-        add_computed(dst, dst, source);
-        ampc_tensor_free(source);
-        return AMPC_OK;
-    }
-    /* F16/BF16: summed in fp32, rounded once. */
-    ampc_tensor *sum = ampc_sum_new(function, dst, src);
-    if (!sum) return ampc_error_status();
-    ampc_status status = ampc_tensor_copy(dst, sum);
-    ampc_tensor_free(sum);
-    return status;
+    ampc_tensor *source = ampc_contiguous_as(function, src, dst->dtype);
+    if (!source) return ampc_error_status();
+    add_contiguous(dst, dst, source);
+    ampc_tensor_free(source);
+    return AMPC_OK;
 }

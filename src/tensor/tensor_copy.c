@@ -195,8 +195,18 @@ static ampc_status run_plan(const char *function, const copy_plan *plan)
     int threads = 1;
     if (rows > 1 && rows * run_length >= PARALLEL_MIN_ELEMENTS)
         threads = rows < ampc_num_threads() ? (int)rows : ampc_num_threads();
+    /* One run, or a small copy: no OpenMP region at all. Even an inactive one (if false)
+     * would make the conversion's own parallel region a nested one, which libgomp runs on a
+     * fresh team of threads that fight the pool's spinning ones. */
+    if (threads == 1) {
+        for (int64_t row = 0; row < rows; row++) {
+            ampc_status status = copy_row(plan, row);
+            if (status != AMPC_OK) return status;
+        }
+        return AMPC_OK;
+    }
     ampc_status status = AMPC_OK;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+#pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t row = 0; row < rows; row++) {
         ampc_status row_status = copy_row(plan, row);
         if (row_status != AMPC_OK) {

@@ -1,5 +1,6 @@
-/* Tests for the `ampc` executable (cli/): exit codes, usage on bad input, and `info --json`
- * read back and checked against the library's own answers. argv[1] is the executable. */
+/* Tests for the `ampc` executable (cli/): exit codes, usage on bad input, `info --json`
+ * read back and checked against the library's own answers, and `bench ops --quick --json` as a
+ * smoke test. argv[1] is the executable. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -88,7 +89,8 @@ static void test_every_command_has_help(void **state)
 {
     (void)state;
     static run_result result;
-    const char *helps[] = {"info --help", "bench --help", "bench convert --help"};
+    const char *helps[] = {"info --help", "bench --help", "bench convert --help",
+                           "bench ops --help"};
     for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++) {
         run_ampc("", helps[i], &result);
         assert_int_equal(result.exit_code, 0);
@@ -191,6 +193,43 @@ static void test_thread_count_prefers_ampc_then_omp_variable(void **state)
     }
 }
 
+/* A smoke test of the whole benchmark at tiny sizes: it runs, and its JSON has every op the
+ * documentation promises and the MLP step, each measured in F32, BF16 and F16. Timings are
+ * never asserted on. */
+static void test_bench_ops_quick_json_has_every_op(void **state)
+{
+    (void)state;
+    static run_result result;
+    run_ampc("", "bench ops --quick --json", &result);
+    assert_int_equal(result.exit_code, 0);
+    json_error_t error;
+    const char *start = strchr(result.output, '{');
+    assert_non_null(start);
+    json_t *root = json_loads(start, 0, &error);
+    if (!root) fail_msg("bench ops --json is not JSON (%s): %s", error.text, result.output);
+    const char *expected[] = {"linear", "conv2d", "attention", "layer_norm", "softmax", "gelu",
+                              "relu", "add", "cross_entropy", "batch_norm", "max_pool2d"};
+    const char *dtypes[] = {"F32", "BF16", "F16"};
+    json_t *ops = json_object_get(root, "ops");
+    assert_int_equal(json_array_size(ops), sizeof expected / sizeof expected[0]);
+    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
+        json_t *op = json_array_get(ops, i);
+        assert_string_equal(json_string_value(json_object_get(op, "op")), expected[i]);
+        for (size_t d = 0; d < sizeof dtypes / sizeof dtypes[0]; d++) {
+            json_t *timing = json_object_get(json_object_get(op, "results"), dtypes[d]);
+            if (!json_is_true(json_object_get(timing, "measured")))
+                fail_msg("%s %s was not measured: %s", expected[i], dtypes[d], result.output);
+            assert_true(json_is_number(json_object_get(timing, "median_seconds")));
+            assert_true(json_integer_value(json_object_get(timing, "saved_bytes")) > 0);
+        }
+    }
+    json_t *mlp = json_object_get(json_object_get(root, "mlp"), "results");
+    for (size_t d = 0; d < sizeof dtypes / sizeof dtypes[0]; d++)
+        assert_true(json_is_true(json_object_get(json_object_get(mlp, dtypes[d]), "measured")));
+    assert_true(json_is_object(json_object_get(root, "other_busy_cores")));
+    json_decref(root);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -209,6 +248,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_isa_cap_lowers_every_kernel_path),
         cmocka_unit_test(test_bad_isa_cap_warns_and_is_ignored),
         cmocka_unit_test(test_thread_count_prefers_ampc_then_omp_variable),
+        cmocka_unit_test(test_bench_ops_quick_json_has_every_op),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
