@@ -40,6 +40,16 @@ static const char torch_usage[] =
     "  --python PATH  the Python with torch (default /usr/bin/python3)\n"
     "  --json         one JSON object per model instead of the table\n";
 
+static void print_torch_usage(FILE *out)
+{
+    fputs(torch_usage, out);
+}
+
+static int usage_error(const char *message, const char *argument)
+{
+    return ampc_bench_usage_error("torch", print_torch_usage, message, argument);
+}
+
 /* The fixed batch every step reuses: the source the train step asks for. */
 typedef struct fixed_batch {
     ampc_tensor *images, *labels;
@@ -158,15 +168,15 @@ static int set_option(torch_bench_options *options, const char *flag, const char
         char *end;
         long number = strtol(value, &end, 10);
         if (!*value || *end || number < o->min || number > o->max) {
-            fprintf(stderr, "ampc bench torch: %s \"%s\": expected an integer from %d to %d\n",
-                    flag, value, o->min, o->max);
-            return CLI_EXIT_USAGE;
+            char message[256];
+            snprintf(message, sizeof message, "%s \"%%s\": expected an integer from %d to %d",
+                     flag, o->min, o->max);
+            return usage_error(message, value);
         }
         *(int *)((char *)options + o->offset) = (int)number;
         return CLI_EXIT_OK;
     }
-    fprintf(stderr, "ampc bench torch: unknown option \"%s\"\n", flag);
-    return CLI_EXIT_USAGE;
+    return usage_error("unknown option \"%s\"", flag);
 }
 
 static int parse_options(int argc, char **argv, torch_bench_options *options, bool *help)
@@ -182,10 +192,7 @@ static int parse_options(int argc, char **argv, torch_bench_options *options, bo
             options->json = true;
             continue;
         }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "ampc bench torch: unknown option or missing value \"%s\"\n", argv[i]);
-            return CLI_EXIT_USAGE;
-        }
+        if (i + 1 >= argc) return usage_error("unknown option or missing value \"%s\"", argv[i]);
         int status = set_option(options, argv[i], argv[i + 1]);
         i++;
         if (status != CLI_EXIT_OK) return status;
@@ -202,10 +209,7 @@ int ampc_bench_torch(int argc, char **argv)
         fputs(torch_usage, stdout);
         return CLI_EXIT_OK;
     }
-    if (parsed != CLI_EXIT_OK) {
-        fputs(torch_usage, stderr);
-        return parsed;
-    }
+    if (parsed != CLI_EXIT_OK) return parsed;
     if (ampc_set_num_threads(options.threads) != AMPC_OK) {
         fprintf(stderr, "ampc bench torch: %s\n", ampc_error_message());
         return CLI_EXIT_FAILED;
