@@ -10,6 +10,7 @@
 #include <ampc/gemm.h>
 #include <ampc/io.h>
 #include <ampc/memory.h>
+#include <ampc/models.h>
 #include <ampc/nn.h>
 #include <ampc/ops_conv.h>
 #include <ampc/ops_linalg.h>
