@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "cli_testing.h"
+
 #include <ampc/ampc.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -16,23 +18,9 @@
 
 static const char *ampc_path;
 
-typedef struct run_result {
-    int exit_code;
-    char output[65536]; /* stdout and stderr together */
-} run_result;
-
-/* Runs `env <environment> ampc <arguments>` and captures its output and exit code. */
 static void run_ampc(const char *environment, const char *arguments, run_result *result)
 {
-    char command[1024];
-    snprintf(command, sizeof command, "env -u AMPC_ISA -u AMPC_NUM_THREADS -u OMP_NUM_THREADS "
-             "%s '%s' %s 2>&1", environment, ampc_path, arguments);
-    FILE *pipe = popen(command, "r");
-    assert_non_null(pipe);
-    size_t length = fread(result->output, 1, sizeof result->output - 1, pipe);
-    result->output[length] = '\0';
-    int status = pclose(pipe);
-    result->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    run_ampc_at(ampc_path, environment, arguments, result);
 }
 
 static json_t *run_info_json(const char *environment)

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "cli_testing.h"
+
 #include <ampc/ampc.h>
 #include <ampc/io.h>
 #include <jansson.h>
@@ -24,21 +26,10 @@ static char data_dir[256], log_path[300], fixtures[4096];
 
 enum { TRAIN_IMAGES = 512, TEST_IMAGES = 256, STEPS = 3 };
 
-typedef struct run_result {
-    int exit_code;
-    char output[65536]; /* stdout and stderr together */
-} run_result;
 
 static void run_ampc(const char *arguments, run_result *result)
 {
-    char command[16384];
-    snprintf(command, sizeof command, "'%s' %s 2>&1", ampc_path, arguments);
-    FILE *pipe = popen(command, "r");
-    assert_non_null(pipe);
-    size_t length = fread(result->output, 1, sizeof result->output - 1, pipe);
-    result->output[length] = '\0';
-    int status = pclose(pipe);
-    result->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    run_ampc_at(ampc_path, "", arguments, result);
 }
 
 static void write_be32(FILE *file, uint32_t value)
