@@ -130,6 +130,17 @@ AMPC_API int64_t ampc_lr_schedule_step_count(const ampc_lr_schedule *schedule);
 AMPC_API ampc_status ampc_lr_schedule_set_step_count(ampc_lr_schedule *schedule, int64_t steps);
 AMPC_API void ampc_lr_schedule_free(ampc_lr_schedule *schedule);
 
+/* --- gradient clipping ----------------------------------------------------------------------
+ * torch.nn.utils.clip_grad_norm_: the total norm of all gradients of params (count >= 0;
+ * parameters without a gradient are skipped) taken as one vector, the norm_type-norm
+ * (norm_type > 0, or INFINITY for the max-norm), accumulated in double. When
+ * coef = max_norm / (total + 1e-6) is below 1, every gradient is multiplied by it (rounded
+ * to the gradient's dtype; F64, F32, F16 and BF16 gradients, contiguous). A non-finite total
+ * makes coef 0 or NaN and the gradients non-finite, as in torch (error_if_nonfinite=False).
+ * total_norm (may be NULL) receives the norm before clipping. max_norm must be >= 0. */
+AMPC_API ampc_status ampc_clip_grad_norm(ampc_tensor *const *params, int count, double max_norm,
+                                         double norm_type, double *total_norm);
+
 #ifdef __cplusplus
 }
 #endif
