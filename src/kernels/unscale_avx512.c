@@ -1,9 +1,12 @@
 /* AVX-512 unscale kernels (unscale.h): 16 lanes, tails through a lane mask, the same
- * arithmetic as the reference (a rounded product, then a rounded sum). The overflow test is
- * an exponent-all-ones compare on the input and the result, ORed into one mask. */
+ * arithmetic as the reference (a rounded product, then a rounded sum). F16 widens with
+ * vcvtph2ps, BF16 by a 16-bit shift. The overflow test is an exponent-all-ones compare on the
+ * input and the result, ORed into one mask. One loop serves the three source dtypes. */
 #include <immintrin.h>
 
 #include "kernels/unscale.h"
+
+typedef enum source { SOURCE_F32, SOURCE_F16, SOURCE_BF16 } source;
 
 static inline __mmask16 nonfinite(__m512 v)
 {
@@ -12,15 +15,13 @@ static inline __mmask16 nonfinite(__m512 v)
     return _mm512_cmpeq_epi32_mask(bits, exponent);
 }
 
-static inline __m512 widen_f16(const uint16_t *in, __mmask16 mask)
+/* Lanes i .. i+15 of in as fp32; masked-off lanes read nothing. */
+static inline __m512 widen(const void *in, source kind, size_t i, __mmask16 mask)
 {
-    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, in));
-}
-
-static inline __m512 widen_bf16(const uint16_t *in, __mmask16 mask)
-{
-    __m512i wide = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, in));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+    if (kind == SOURCE_F32) return _mm512_maskz_loadu_ps(mask, (const float *)in + i);
+    __m256i half = _mm256_maskz_loadu_epi16(mask, (const uint16_t *)in + i);
+    if (kind == SOURCE_F16) return _mm512_cvtph_ps(half);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(half), 16));
 }
 
 static inline __mmask16 step(float *out, const float *acc, __m512 x, __m512 inv, __mmask16 mask)
@@ -31,51 +32,33 @@ static inline __mmask16 step(float *out, const float *acc, __m512 x, __m512 inv,
     return (nonfinite(x) | nonfinite(result)) & mask;
 }
 
-static inline __mmask16 tail_mask(size_t left) { return (__mmask16)((1u << left) - 1u); }
-
-static bool unscale_f32(float *out, const float *acc, const float *in, size_t n, float inv_scale)
+static inline bool unscale(float *out, const float *acc, const void *in, source kind, size_t n,
+                           float inv_scale)
 {
     __m512 inv = _mm512_set1_ps(inv_scale);
     __mmask16 overflow = 0;
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        overflow |= step(out + i, acc ? acc + i : NULL, _mm512_loadu_ps(in + i), inv, 0xffff);
-    if (i < n) {
-        __mmask16 mask = tail_mask(n - i);
-        overflow |= step(out + i, acc ? acc + i : NULL, _mm512_maskz_loadu_ps(mask, in + i), inv,
-                         mask);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 mask = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1u);
+        overflow |= step(out + i, acc ? acc + i : NULL, widen(in, kind, i, mask), inv, mask);
     }
     return overflow != 0;
+}
+
+static bool unscale_f32(float *out, const float *acc, const float *in, size_t n, float inv_scale)
+{
+    return unscale(out, acc, in, SOURCE_F32, n, inv_scale);
 }
 
 static bool unscale_f16(float *out, const float *acc, const uint16_t *in, size_t n,
                         float inv_scale)
 {
-    __m512 inv = _mm512_set1_ps(inv_scale);
-    __mmask16 overflow = 0;
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        overflow |= step(out + i, acc ? acc + i : NULL, widen_f16(in + i, 0xffff), inv, 0xffff);
-    if (i < n) {
-        __mmask16 mask = tail_mask(n - i);
-        overflow |= step(out + i, acc ? acc + i : NULL, widen_f16(in + i, mask), inv, mask);
-    }
-    return overflow != 0;
+    return unscale(out, acc, in, SOURCE_F16, n, inv_scale);
 }
 
 static bool unscale_bf16(float *out, const float *acc, const uint16_t *in, size_t n,
                          float inv_scale)
 {
-    __m512 inv = _mm512_set1_ps(inv_scale);
-    __mmask16 overflow = 0;
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        overflow |= step(out + i, acc ? acc + i : NULL, widen_bf16(in + i, 0xffff), inv, 0xffff);
-    if (i < n) {
-        __mmask16 mask = tail_mask(n - i);
-        overflow |= step(out + i, acc ? acc + i : NULL, widen_bf16(in + i, mask), inv, mask);
-    }
-    return overflow != 0;
+    return unscale(out, acc, in, SOURCE_BF16, n, inv_scale);
 }
 
 const ampc_unscale_kernels ampc_unscale_avx512 = {
