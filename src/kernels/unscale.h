@@ -25,6 +25,35 @@ typedef struct ampc_unscale_kernels {
     bool (*bf16)(float *out, const float *acc, const uint16_t *in, size_t n, float inv_scale);
 } ampc_unscale_kernels;
 
+/* How each level writes its table: one static inline loop
+ *     bool unscale(float *out, const float *acc, const void *in, ampc_unscale_source source,
+ *                  size_t n, float inv_scale)
+ * and AMPC_UNSCALE_TABLE(name), which defines the three entry points that fix the source (so
+ * the loop's dtype switch folds away) and the table. */
+typedef enum ampc_unscale_source {
+    AMPC_UNSCALE_F32,
+    AMPC_UNSCALE_F16,
+    AMPC_UNSCALE_BF16
+} ampc_unscale_source;
+
+#define AMPC_UNSCALE_TABLE(name)                                                                 \
+    static bool unscale_f32(float *out, const float *acc, const float *in, size_t n,            \
+                            float inv_scale)                                                    \
+    {                                                                                           \
+        return unscale(out, acc, in, AMPC_UNSCALE_F32, n, inv_scale);                           \
+    }                                                                                           \
+    static bool unscale_f16(float *out, const float *acc, const uint16_t *in, size_t n,         \
+                            float inv_scale)                                                    \
+    {                                                                                           \
+        return unscale(out, acc, in, AMPC_UNSCALE_F16, n, inv_scale);                           \
+    }                                                                                           \
+    static bool unscale_bf16(float *out, const float *acc, const uint16_t *in, size_t n,        \
+                             float inv_scale)                                                   \
+    {                                                                                           \
+        return unscale(out, acc, in, AMPC_UNSCALE_BF16, n, inv_scale);                          \
+    }                                                                                           \
+    const ampc_unscale_kernels name = {.f32 = unscale_f32, .f16 = unscale_f16, .bf16 = unscale_bf16}
+
 extern const ampc_unscale_kernels ampc_unscale_scalar;
 extern const ampc_unscale_kernels ampc_unscale_avx512;
 

@@ -1,12 +1,10 @@
 /* AVX-512 unscale kernels (unscale.h): 16 lanes, tails through a lane mask, the same
  * arithmetic as the reference (a rounded product, then a rounded sum). F16 widens with
  * vcvtph2ps, BF16 by a 16-bit shift. The overflow test is an exponent-all-ones compare on the
- * input and the result, ORed into one mask. One loop serves the three source dtypes. */
+ * input and the result, ORed into one mask. One loop serves the three source dtypes (AMPC_UNSCALE_TABLE). */
 #include <immintrin.h>
 
 #include "kernels/unscale.h"
-
-typedef enum source { SOURCE_F32, SOURCE_F16, SOURCE_BF16 } source;
 
 static inline __mmask16 nonfinite(__m512 v)
 {
@@ -16,11 +14,11 @@ static inline __mmask16 nonfinite(__m512 v)
 }
 
 /* Lanes i .. i+15 of in as fp32; masked-off lanes read nothing. */
-static inline __m512 widen(const void *in, source kind, size_t i, __mmask16 mask)
+static inline __m512 widen(const void *in, ampc_unscale_source kind, size_t i, __mmask16 mask)
 {
-    if (kind == SOURCE_F32) return _mm512_maskz_loadu_ps(mask, (const float *)in + i);
+    if (kind == AMPC_UNSCALE_F32) return _mm512_maskz_loadu_ps(mask, (const float *)in + i);
     __m256i half = _mm256_maskz_loadu_epi16(mask, (const uint16_t *)in + i);
-    if (kind == SOURCE_F16) return _mm512_cvtph_ps(half);
+    if (kind == AMPC_UNSCALE_F16) return _mm512_cvtph_ps(half);
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(half), 16));
 }
 
@@ -32,7 +30,7 @@ static inline __mmask16 step(float *out, const float *acc, __m512 x, __m512 inv,
     return (nonfinite(x) | nonfinite(result)) & mask;
 }
 
-static inline bool unscale(float *out, const float *acc, const void *in, source kind, size_t n,
+static inline bool unscale(float *out, const float *acc, const void *in, ampc_unscale_source kind, size_t n,
                            float inv_scale)
 {
     __m512 inv = _mm512_set1_ps(inv_scale);
@@ -44,25 +42,4 @@ static inline bool unscale(float *out, const float *acc, const void *in, source 
     return overflow != 0;
 }
 
-static bool unscale_f32(float *out, const float *acc, const float *in, size_t n, float inv_scale)
-{
-    return unscale(out, acc, in, SOURCE_F32, n, inv_scale);
-}
-
-static bool unscale_f16(float *out, const float *acc, const uint16_t *in, size_t n,
-                        float inv_scale)
-{
-    return unscale(out, acc, in, SOURCE_F16, n, inv_scale);
-}
-
-static bool unscale_bf16(float *out, const float *acc, const uint16_t *in, size_t n,
-                         float inv_scale)
-{
-    return unscale(out, acc, in, SOURCE_BF16, n, inv_scale);
-}
-
-const ampc_unscale_kernels ampc_unscale_avx512 = {
-    .f32 = unscale_f32,
-    .f16 = unscale_f16,
-    .bf16 = unscale_bf16,
-};
+AMPC_UNSCALE_TABLE(ampc_unscale_avx512);
