@@ -181,11 +181,6 @@ static ampc_status set_patch_torch_functions(const char *function, ampc_precisio
     return AMPC_OK;
 }
 
-static const char *python_flag(ampc_amp_flag flag)
-{
-    return flag == AMPC_AMP_TRUE ? "True" : flag == AMPC_AMP_FALSE ? "False" : "None";
-}
-
 static ampc_status set_keep_batchnorm_fp32(const char *function, ampc_precision_policy *policy,
                                            ampc_amp_flag keep)
 {
@@ -194,7 +189,7 @@ static ampc_status set_keep_batchnorm_fp32(const char *function, ampc_precision_
                          "With opt_level O1, batchnorm functions are automatically patched to run "
                          "in FP32, so keep_batchnorm_fp32 should be None. keep_batchnorm_fp32 "
                          "was %s",
-                         python_flag(keep));
+                         ampc_amp_python_flag(keep));
     /* apex lets this through and ignores it; keeping batchnorm fp32 means something only when
      * the rest of the model is cast to half. */
     bool model_is_half = policy->cast_model && policy->cast_model_type != AMPC_F32;
@@ -204,7 +199,7 @@ static ampc_status set_keep_batchnorm_fp32(const char *function, ampc_precision_
                          "and O3 do; cast_model_type is %s. keep_batchnorm_fp32 was %s",
                          policy->cast_model ? ampc_amp_torch_dtype_name(policy->cast_model_type)
                                             : "None",
-                         python_flag(keep));
+                         ampc_amp_python_flag(keep));
     policy->keep_batchnorm_fp32 = keep;
     return AMPC_OK;
 }

@@ -22,4 +22,7 @@ void ampc_amp_print_options(const ampc_precision_policy *policy, FILE *out);
 /* torch's spelling of a dtype as apex prints it: "torch.float16", "torch.bfloat16", ... */
 const char *ampc_amp_torch_dtype_name(ampc_dtype dtype);
 
+/* "True", "False" or "None" (UNSET), as apex prints its tri-state options. */
+const char *ampc_amp_python_flag(ampc_amp_flag flag);
+
 #endif

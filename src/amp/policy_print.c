@@ -57,7 +57,7 @@ static const char *python_bool(bool value)
     return value ? "True" : "False";
 }
 
-static const char *python_flag(ampc_amp_flag flag)
+const char *ampc_amp_python_flag(ampc_amp_flag flag)
 {
     return flag == AMPC_AMP_TRUE ? "True" : flag == AMPC_AMP_FALSE ? "False" : "None";
 }
@@ -81,8 +81,8 @@ void ampc_amp_print_options(const ampc_precision_policy *policy, FILE *out)
     print_line(out, "cast_model_type",
                policy->cast_model ? ampc_amp_torch_dtype_name(policy->cast_model_type) : "None");
     print_line(out, "patch_torch_functions", python_bool(policy->autocast));
-    print_line(out, "keep_batchnorm_fp32", python_flag(policy->keep_batchnorm_fp32));
-    print_line(out, "master_weights", python_flag(policy->master_weights));
+    print_line(out, "keep_batchnorm_fp32", ampc_amp_python_flag(policy->keep_batchnorm_fp32));
+    print_line(out, "master_weights", ampc_amp_python_flag(policy->master_weights));
     if (policy->dynamic_loss_scale)
         print_line(out, "loss_scale", "dynamic");
     else
