@@ -2,6 +2,7 @@
 #ifndef AMPC_H
 #define AMPC_H
 
+#include <ampc/amp_policy.h>
 #include <ampc/autograd.h>
 #include <ampc/cpu.h>
 #include <ampc/dtype.h>

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "tensor/arena.h"
 #include "tensor/tensor_internal.h"
 
@@ -200,26 +201,35 @@ ampc_tensor *ampc_sum_to_shape(const char *function, const ampc_tensor *grad, in
 DEFINE_ADD(float)
 DEFINE_ADD(double)
 
-/* Elements per chunk of a 16-bit sum: widened into stack buffers, added, rounded once. */
+/* Elements per chunk of a 16-bit sum (two fp32 stack buffers). */
 #define HALF_CHUNK 1024
 
-/* out = a + b for contiguous 16-bit data of one dtype (out may be a): each chunk is widened
- * to fp32 through the SIMD converters, added, and rounded once, with no full-size copies. */
+typedef struct half_sum {
+    void *out;
+    const void *a, *b;
+    ampc_dtype dtype;
+} half_sum;
+
+/* One chunk of a 16-bit sum: widened to fp32 through the SIMD converters, added, rounded once. */
+static void add_half_chunk(const void *context, int64_t chunk, int64_t n)
+{
+    const half_sum *sum = context;
+    float wide_a[HALF_CHUNK], wide_b[HALF_CHUNK];
+    int64_t first = chunk * HALF_CHUNK;
+    size_t count = (size_t)(n - first < HALF_CHUNK ? n - first : HALF_CHUNK);
+    size_t byte_offset = (size_t)first * ampc_dtype_size(sum->dtype);
+    ampc_convert(wide_a, AMPC_F32, (const char *)sum->a + byte_offset, sum->dtype, count);
+    ampc_convert(wide_b, AMPC_F32, (const char *)sum->b + byte_offset, sum->dtype, count);
+    for (size_t index = 0; index < count; index++) wide_a[index] += wide_b[index];
+    ampc_convert((char *)sum->out + byte_offset, sum->dtype, wide_a, AMPC_F32, count);
+}
+
+/* out = a + b for contiguous 16-bit data of one dtype (out may be a), with no full-size
+ * widened copies. */
 static void add_half(void *out, const void *a, const void *b, ampc_dtype dtype, int64_t n)
 {
-    size_t size = ampc_dtype_size(dtype);
-    int64_t chunks = (n + HALF_CHUNK - 1) / HALF_CHUNK;
-#pragma omp parallel for num_threads(ampc_num_threads()) if (n >= PARALLEL_MIN_ELEMENTS)
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        float wide_a[HALF_CHUNK], wide_b[HALF_CHUNK];
-        int64_t first = chunk * HALF_CHUNK;
-        size_t count = (size_t)(n - first < HALF_CHUNK ? n - first : HALF_CHUNK);
-        size_t byte_offset = (size_t)first * size;
-        ampc_convert(wide_a, AMPC_F32, (const char *)a + byte_offset, dtype, count);
-        ampc_convert(wide_b, AMPC_F32, (const char *)b + byte_offset, dtype, count);
-        for (size_t index = 0; index < count; index++) wide_a[index] += wide_b[index];
-        ampc_convert((char *)out + byte_offset, dtype, wide_a, AMPC_F32, count);
-    }
+    half_sum sum = {.out = out, .a = a, .b = b, .dtype = dtype};
+    ampc_parallel_chunks(n, HALF_CHUNK, PARALLEL_MIN_ELEMENTS, add_half_chunk, &sum);
 }
 
 /* out = a + b over contiguous tensors of out's dtype and one shape (out may be a). */

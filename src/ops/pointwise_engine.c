@@ -18,7 +18,7 @@
 #include <ampc/dtype.h>
 
 #include "core/error.h"
-#include "core/fpenv.h"
+#include "core/parallel.h"
 #include "dtype/convert_kernels.h"
 #include "ops/op_support.h"
 #include "tensor/tensor_internal.h"
@@ -148,8 +148,9 @@ static const void *load(const plan *p, const operand *op, void *buffer, void *ra
     return buffer;
 }
 
-static void run_chunk(const plan *p, int64_t chunk, int64_t numel)
+static void run_chunk(const void *context, int64_t chunk, int64_t numel)
 {
+    const plan *p = context;
     _Alignas(64) double buffers[AMPC_PW_MAX_INPUTS][CHUNK];
     _Alignas(64) double raw[CHUNK], result[CHUNK];
     int64_t start = chunk * CHUNK;
@@ -175,15 +176,7 @@ static ampc_dtype compute_dtype_of(const ampc_pointwise_call *call)
 
 static void run_plan(const plan *p, int64_t numel)
 {
-    int64_t chunks = (numel + CHUNK - 1) / CHUNK;
-    int threads = numel >= PARALLEL_MIN ? ampc_num_threads() : 1;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        uint32_t caller_fpenv = ampc_fpenv_set_default();
-#pragma omp for schedule(static)
-        for (int64_t chunk = 0; chunk < chunks; chunk++) run_chunk(p, chunk, numel);
-        ampc_fpenv_restore(caller_fpenv);
-    }
+    ampc_parallel_chunks(numel, CHUNK, PARALLEL_MIN, run_chunk, p);
 }
 
 ampc_tensor *ampc_pointwise_apply(const char *function, const ampc_pointwise_call *call)

@@ -10,7 +10,7 @@
 #include <ampc/cpu.h>
 
 #include "core/error.h"
-#include "core/fpenv.h"
+#include "core/parallel.h"
 
 enum {
     CHUNK = 1024,           /* elements per unit of work (and fp32 scratch for F16/BF16) */
@@ -96,8 +96,9 @@ static void run_widened(const update *u, int64_t n, void *const *a)
         if (a[k] && k != 1) ampc_convert(a[k], u->dtype, scratch[k], AMPC_F32, (size_t)n);
 }
 
-static void run_chunk(const update *u, int64_t chunk, int64_t n)
+static void run_chunk(const void *context, int64_t chunk, int64_t n)
 {
+    const update *u = context;
     int64_t start = chunk * CHUNK, count = n - start < CHUNK ? n - start : CHUNK;
     void *a[MAX_ARRAYS];
     for (int k = 0; k < MAX_ARRAYS; k++) a[k] = offset_array(u->arrays[k], u->dtype, start);
@@ -112,15 +113,7 @@ static void run_chunk(const update *u, int64_t chunk, int64_t n)
 
 static void run_update(const update *u, int64_t n)
 {
-    int64_t chunks = (n + CHUNK - 1) / CHUNK;
-    int threads = n >= PARALLEL_MIN ? ampc_num_threads() : 1;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        uint32_t caller_fpenv = ampc_fpenv_set_default();
-#pragma omp for schedule(static)
-        for (int64_t chunk = 0; chunk < chunks; chunk++) run_chunk(u, chunk, n);
-        ampc_fpenv_restore(caller_fpenv);
-    }
+    ampc_parallel_chunks(n, CHUNK, PARALLEL_MIN, run_chunk, u);
 }
 
 void ampc_sgd_update(ampc_dtype dtype, int64_t n, void *param, const void *grad,
