@@ -1,14 +1,14 @@
 /* The fused unscale + overflow pass (ampc_loss_scaler_unscale*): every argument is checked
  * first, then each gradient buffer gets one pass of the dispatched kernel (kernels/unscale.h),
- * cut into fixed chunks that OpenMP threads share; the chunks' overflow flags are ORed, so
- * neither values nor flag depend on the thread count. */
+ * cut into fixed chunks on ampc's threads (core/parallel.h, default FP environment); any chunk
+ * that sees an inf or NaN sets the flag, so neither values nor flag depend on the thread count. */
 #include <stdint.h>
 
-#include <ampc/cpu.h>
 #include <ampc/dtype.h>
 
 #include "amp/scaler_internal.h"
 #include "core/error.h"
+#include "core/parallel.h"
 #include "kernels/unscale.h"
 
 enum { CHUNK = 1 << 15 };
@@ -87,30 +87,43 @@ static ampc_status make_job(const char *function, int i, ampc_tensor *model, amp
     return AMPC_OK;
 }
 
-static bool run_chunk(const ampc_unscale_kernels *kernels, const unscale_job *job, int64_t start,
-                      size_t count, float inv_scale)
+typedef struct chunk_context {
+    const ampc_unscale_kernels *kernels;
+    const unscale_job *job;
+    float inv_scale;
+    int *overflow; /* set (atomically) by any chunk that finds an inf or NaN */
+} chunk_context;
+
+static void run_chunk(const void *context, int64_t chunk, int64_t n)
 {
+    const chunk_context *c = context;
+    const unscale_job *job = c->job;
+    int64_t start = chunk * CHUNK;
+    size_t count = (size_t)(n - start < CHUNK ? n - start : CHUNK);
     float *out = job->out + start;
     const float *acc = job->acc ? job->acc + start : NULL;
+    bool overflow;
     switch (job->in_dtype) {
-    case AMPC_F32: return kernels->f32(out, acc, (const float *)job->in + start, count, inv_scale);
+    case AMPC_F32:
+        overflow = c->kernels->f32(out, acc, (const float *)job->in + start, count, c->inv_scale);
+        break;
     case AMPC_F16:
-        return kernels->f16(out, acc, (const uint16_t *)job->in + start, count, inv_scale);
-    default: return kernels->bf16(out, acc, (const uint16_t *)job->in + start, count, inv_scale);
+        overflow = c->kernels->f16(out, acc, (const uint16_t *)job->in + start, count,
+                                   c->inv_scale);
+        break;
+    default:
+        overflow = c->kernels->bf16(out, acc, (const uint16_t *)job->in + start, count,
+                                    c->inv_scale);
+        break;
     }
+    if (overflow) __atomic_store_n(c->overflow, 1, __ATOMIC_RELAXED);
 }
 
 static bool run_job(const ampc_unscale_kernels *kernels, const unscale_job *job, float inv_scale)
 {
-    int64_t chunks = (job->n + CHUNK - 1) / CHUNK;
     int overflow = 0;
-#pragma omp parallel for num_threads(ampc_num_threads()) if (chunks > 1) reduction(| : overflow) \
-    schedule(static)
-    for (int64_t c = 0; c < chunks; c++) {
-        int64_t start = c * CHUNK;
-        size_t count = (size_t)(job->n - start < CHUNK ? job->n - start : CHUNK);
-        overflow |= run_chunk(kernels, job, start, count, inv_scale);
-    }
+    chunk_context context = {kernels, job, inv_scale, &overflow};
+    ampc_parallel_chunks(job->n, CHUNK, 2 * CHUNK, run_chunk, &context);
     return overflow != 0;
 }
 
@@ -128,7 +141,7 @@ static ampc_status unscale_all(const char *function, ampc_loss_scaler *scaler,
     bool all_in_place = !stashed && !accumulate;
     for (int i = 0; i < count; i++) {
         if (!model_grads[i]) continue;
-        unscale_job job;
+        unscale_job job = {0};
         ampc_status status = make_job(function, i, model_grads[i], stashed ? stashed[i] : NULL,
                                       master_grads[i], accumulate, &job);
         if (status != AMPC_OK) return status;
@@ -142,7 +155,7 @@ static ampc_status unscale_all(const char *function, ampc_loss_scaler *scaler,
     bool overflow = false;
     for (int i = 0; i < count; i++) {
         if (!model_grads[i]) continue;
-        unscale_job job;
+        unscale_job job = {0};
         make_job(function, i, model_grads[i], stashed ? stashed[i] : NULL, master_grads[i],
                  accumulate, &job);
         overflow |= run_job(kernels, &job, inv_scale);

@@ -1,16 +1,16 @@
 /* ampc_clip_grad_norm (optim.h): torch.nn.utils.clip_grad_norm_ over the gradients of a
  * parameter list. Each gradient is read once to accumulate its contribution in double, in
- * fixed chunks whose partial sums are added in order (so the norm does not depend on the
- * thread count), then, when the coefficient is below 1, scaled in place. */
+ * fixed chunks on ampc's threads (core/parallel.h) whose partial sums are added in order (so
+ * the norm does not depend on the thread count), then, when the coefficient is below 1, scaled in place. */
 #include <math.h>
 #include <stdlib.h>
 
 #include <ampc/autograd.h>
-#include <ampc/cpu.h>
 #include <ampc/dtype.h>
 #include <ampc/optim.h>
 
 #include "core/error.h"
+#include "core/parallel.h"
 
 enum { CHUNK = 1 << 14 };
 
@@ -49,19 +49,29 @@ static double combine(double acc, double partial, norm_kind kind)
     return (isnan(acc) || isnan(partial)) ? NAN : fmax(acc, partial);
 }
 
+typedef struct partial_context {
+    const void *data;
+    ampc_dtype dtype;
+    norm_kind kind;
+    double p;
+    double *partials; /* one per chunk */
+} partial_context;
+
+static void partial_chunk(const void *context, int64_t chunk, int64_t n)
+{
+    const partial_context *c = context;
+    int64_t start = chunk * CHUNK, end = start + CHUNK < n ? start + CHUNK : n;
+    c->partials[chunk] = chunk_partial(c->data, c->dtype, start, end, c->kind, c->p);
+}
+
 static ampc_status tensor_partial(const ampc_tensor *grad, norm_kind kind, double p,
                                   double *result)
 {
     int64_t n = ampc_tensor_numel(grad), chunks = (n + CHUNK - 1) / CHUNK;
     double *partials = malloc((size_t)(chunks ? chunks : 1) * sizeof *partials);
     if (!partials) return ampc_fail_oom("ampc_clip_grad_norm", (size_t)chunks * sizeof(double));
-    const void *data = ampc_tensor_data(grad);
-    ampc_dtype dtype = ampc_tensor_dtype(grad);
-#pragma omp parallel for num_threads(ampc_num_threads()) if (chunks > 1) schedule(static)
-    for (int64_t c = 0; c < chunks; c++) {
-        int64_t start = c * CHUNK, end = start + CHUNK < n ? start + CHUNK : n;
-        partials[c] = chunk_partial(data, dtype, start, end, kind, p);
-    }
+    partial_context context = {ampc_tensor_data(grad), ampc_tensor_dtype(grad), kind, p, partials};
+    ampc_parallel_chunks(n, CHUNK, 2 * CHUNK, partial_chunk, &context);
     double acc = 0;
     for (int64_t c = 0; c < chunks; c++) acc = combine(acc, partials[c], kind);
     free(partials);
