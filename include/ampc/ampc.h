@@ -3,6 +3,7 @@
 #define AMPC_H
 
 #include <ampc/amp_policy.h>
+#include <ampc/amp_scaler.h>
 #include <ampc/autograd.h>
 #include <ampc/cpu.h>
 #include <ampc/dtype.h>
